@@ -1,0 +1,41 @@
+"""Pure functions (torch tensors in and out, float64 inside) behind every rdmetrics Metric.
+
+Names are resolved lazily (PEP 562); each area adds its own lines to ``_EXPORTS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    # information / rate-distortion (foundation)
+    "mutual_information": "rdmetrics.functional.information",
+    "rate_distortion_points": "rdmetrics.functional.rate_distortion",
+    "blahut_arimoto": "rdmetrics.functional.rate_distortion",
+    "hamming_rd_bound": "rdmetrics.functional.rate_distortion",
+    "rd_signatures": "rdmetrics.functional.signatures",
+    "bootstrap_confmat": "rdmetrics.functional.bootstrap",
+    # generative (kNN engine lives in rdmetrics.functional.knn)
+    "precision_recall_entropy": "rdmetrics.functional.generative",
+    # agreement / similarity
+    "prediction_agreement": "rdmetrics.functional.agreement",
+    "error_consistency": "rdmetrics.functional.agreement",
+    "knn_jaccard_similarity": "rdmetrics.functional.similarity",
+    "linear_cka": "rdmetrics.functional.similarity",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rdmetrics.functional' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

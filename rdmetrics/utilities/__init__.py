@@ -1,0 +1,1 @@
+"""Shared helpers: input validation, optional-dependency flags, plotting glue."""

@@ -1,0 +1,80 @@
+"""Input validation shared by every functional and metric: one place that names the problem."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def _check_tensor(x: object, name: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
+    return x
+
+
+def _check_finite(x: Tensor, name: str) -> None:
+    """Raise ``ValueError`` if a floating tensor holds NaN or inf."""
+    if x.is_floating_point() or x.is_complex():
+        if not bool(torch.isfinite(x).all()):
+            n_nan = int(torch.isnan(x).sum())
+            n_inf = int(torch.isinf(x).sum())
+            raise ValueError(f"`{name}` contains non-finite values ({n_nan} NaN, {n_inf} inf)")
+
+
+def _check_positive_int(value: object, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _check_same_num_samples(a: Tensor, b: Tensor, name_a: str, name_b: str) -> None:
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"`{name_a}` and `{name_b}` must have the same number of samples, got {a.shape[0]} and {b.shape[0]}"
+        )
+
+
+def _check_labels(labels: Tensor, num_classes: int, name: str) -> Tensor:
+    """Validate integer class labels in ``[0, num_classes)``; returns them as a flat long tensor."""
+    _check_tensor(labels, name)
+    if labels.is_floating_point() or labels.is_complex():
+        raise ValueError(f"`{name}` must hold integer class labels, got dtype {labels.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"`{name}` must be a 1-D tensor of labels, got shape {tuple(labels.shape)}")
+    if labels.numel():
+        lo, hi = int(labels.min()), int(labels.max())
+        if lo < 0 or hi >= num_classes:
+            raise ValueError(
+                f"`{name}` has labels out of range [0, {num_classes - 1}]: min {lo}, max {hi}"
+            )
+    return labels.long()
+
+
+def _format_predictions(preds: Tensor, num_classes: int, name: str = "preds") -> Tensor:
+    """Turn logits / probabilities ``[N, C]`` or labels ``[N]`` into long labels ``[N]``.
+
+    Floating inputs must be ``[N, num_classes]`` scores (argmax is taken; NaN/inf rejected). Integer inputs must be
+    ``[N]`` labels in ``[0, num_classes)``.
+    """
+    _check_tensor(preds, name)
+    if preds.is_floating_point():
+        if preds.ndim != 2:
+            raise ValueError(
+                f"floating `{name}` must be [N, {num_classes}] logits or probabilities, got shape {tuple(preds.shape)};"
+                " pass integer labels for [N] inputs"
+            )
+        if preds.shape[1] != num_classes:
+            raise ValueError(f"`{name}` has {preds.shape[1]} score columns, expected num_classes={num_classes}")
+        _check_finite(preds, name)
+        return preds.argmax(dim=1)
+    return _check_labels(preds, num_classes, name)
+
+
+__all__ = [
+    "_check_finite",
+    "_check_labels",
+    "_check_positive_int",
+    "_check_same_num_samples",
+    "_check_tensor",
+    "_format_predictions",
+]
