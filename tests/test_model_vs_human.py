@@ -1,0 +1,250 @@
+"""Tests for rdmetrics.datasets.model_vs_human.
+
+Every number is recomputed here from the raw CSVs with the plain ``csv`` module and numpy (independent of the
+reader); values from the research notes (research-rd.md §5.6, §7) are only a sanity cross-check (tol 0.001).
+Tests on the real data skip when the data folder is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rdmetrics.datasets import CATEGORIES, HUMANS, RESPONSES, SEVERITY_ORDER, load_model_vs_human
+from rdmetrics.datasets.model_vs_human import MONOTONE
+
+MVH = Path(
+    os.environ.get("RDMETRICS_MVH_DIR")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "model-vs-human"
+)
+needs_data = pytest.mark.skipif(not MVH.is_dir(), reason=f"model-vs-human data not found at {MVH}")
+
+HEADER_H = "subj,Session,trial,rt,object_response,category,condition,imagename\n"
+HEADER_M = "subj,session,trial,rt,object_response,category,condition,imagename\n"
+
+
+def _raw_rows(experiment: str, human: bool | None = None) -> list[dict[str, str]]:
+    rows = []
+    for f in sorted((MVH / experiment).glob("*.csv")):
+        is_h = "subject-" in f.name
+        if human is None or human == is_h:
+            with f.open(newline="") as fh:
+                rows += list(csv.DictReader(fh))
+    return rows
+
+
+def _np_mi(counts: np.ndarray) -> tuple[float, float]:
+    """Plug-in and Miller-Madow mutual information (bits) of a count matrix, empirical joint (float64)."""
+    n = counts.sum()
+    p = counts / n
+    px, py = p.sum(1, keepdims=True), p.sum(0, keepdims=True)
+    nz = p > 0
+    plug = float((p[nz] * np.log2(p[nz] / (px * py)[nz])).sum())
+    k = int((counts > 0).sum()) - int((counts.sum(1) > 0).sum()) - int((counts.sum(0) > 0).sum()) + 1
+    return plug, plug - k / (2 * n * math.log(2))
+
+
+@pytest.fixture(scope="module")
+def data():
+    if not MVH.is_dir():
+        pytest.skip(f"model-vs-human data not found at {MVH}")
+    return load_model_vs_human(MVH)
+
+
+@needs_data
+def test_experiments_and_observers(data):
+    assert sorted(data) == sorted(SEVERITY_ORDER)
+    for name, exp in data.items():
+        assert exp.observers[0] == HUMANS
+        assert len(exp.subjects) == 4 and len(exp.models) == 5
+        assert exp.conditions == SEVERITY_ORDER[name]
+        assert exp.monotone == (name != "rotation")
+        for cm in exp.confmats.values():
+            assert cm.shape == (len(exp.conditions), 16, 17) and cm.dtype == torch.int64
+
+
+@needs_data
+@pytest.mark.parametrize("experiment", ["contrast", "uniform-noise", "high-pass", "colour"])
+def test_confmats_match_raw_csv(data, experiment):
+    exp = data[experiment]
+    for observer in exp.subjects + exp.models:
+        expected = np.zeros((len(exp.conditions), 16, 17), dtype=np.int64)
+        for r in _raw_rows(experiment):
+            if r["subj"] != observer:
+                continue
+            lev = [float(c) if c.replace(".", "").isdigit() else c for c in exp.conditions]
+            cond = float(r["condition"]) if r["condition"].replace(".", "").isdigit() else r["condition"]
+            expected[lev.index(cond), CATEGORIES.index(r["category"]), RESPONSES.index(r["object_response"])] += 1
+        np.testing.assert_array_equal(exp.confmat(observer).numpy(), expected)
+    pooled = sum(exp.confmat(s).numpy() for s in exp.subjects)
+    np.testing.assert_array_equal(exp.confmat(HUMANS).numpy(), pooled)
+
+
+@needs_data
+def test_pooled_human_accuracy_contrast(data):
+    rows = _raw_rows("contrast", human=True)
+    acc = []
+    for c in SEVERITY_ORDER["contrast"]:
+        sel = [r for r in rows if r["condition"] == c]
+        assert len(sel) == 640
+        acc.append(np.mean([r["object_response"] == r["category"] for r in sel]))
+    got = data["contrast"].accuracy(HUMANS).numpy()
+    np.testing.assert_allclose(got, acc, atol=1e-12)
+    # sanity cross-check against research-rd.md §5.6
+    np.testing.assert_allclose(got, [0.856, 0.827, 0.795, 0.734, 0.595, 0.353, 0.150, 0.062], atol=1e-3)
+
+
+@needs_data
+def test_pooled_human_accuracy_noise_order(data):
+    # uniform-noise 0.00 is grayscale at reduced contrast: it is the first level, and humans are *worse* on it
+    # than at 0.03 (notes §5.6: .797 vs .834) -- the order is by noise width, not by accuracy.
+    rows = _raw_rows("uniform-noise", human=True)
+    acc = [
+        np.mean([r["object_response"] == r["category"] for r in rows if float(r["condition"]) == float(c)])
+        for c in SEVERITY_ORDER["uniform-noise"]
+    ]
+    np.testing.assert_allclose(data["uniform-noise"].accuracy(HUMANS).numpy(), acc, atol=1e-12)
+    np.testing.assert_allclose(acc[:2], [0.797, 0.834], atol=1e-3)
+
+
+@needs_data
+def test_human_mi_contrast_c100_against_notes(data):
+    counts = np.zeros((16, 17))
+    for r in _raw_rows("contrast", human=True):
+        if r["condition"] == "c100":
+            counts[CATEGORIES.index(r["category"]), RESPONSES.index(r["object_response"])] += 1
+    plug, mm = _np_mi(counts)
+    assert plug == pytest.approx(3.215, abs=1e-3) and mm == pytest.approx(3.169, abs=1e-3)  # notes §7
+    np.testing.assert_array_equal(data.confmat("contrast", HUMANS, "c100").numpy(), counts)
+    try:
+        from rdmetrics.functional import mutual_information
+    except (ImportError, AttributeError):  # pragma: no cover - foundation not merged yet
+        pytest.skip("rdmetrics.functional.mutual_information not available yet")
+    cm = data.confmat("contrast", HUMANS, "c100")
+    got_plug = float(mutual_information(cm, prior="uniform", correction="none", base=2))
+    got_mm = float(mutual_information(cm, prior="uniform", correction="miller_madow", base=2))
+    assert got_plug == pytest.approx(plug, abs=1e-6)
+    assert got_mm == pytest.approx(mm, abs=1e-6)
+
+
+@needs_data
+def test_trial_table_aligned(data):
+    exp = data["contrast"]
+    t = exp.trials
+    assert len(t.image_keys) == 1280 and len(set(t.image_keys)) == 1280
+
+    # independent alignment: subject-01 and resnet50 answers keyed by imagename minus its prefix
+    def answers(observer):
+        return {"_".join(r["imagename"].split("_")[3:]): r for r in _raw_rows("contrast") if r["subj"] == observer}
+
+    a, b = answers("subject-01"), answers("resnet50")
+    assert set(a) == set(b) == set(t.image_keys)
+    target, ra, rb, cond = t.paired("subject-01", "resnet50")
+    for i, k in enumerate(t.image_keys):
+        assert CATEGORIES[int(target[i])] == a[k]["category"] == b[k]["category"]
+        assert RESPONSES[int(ra[i])] == a[k]["object_response"]
+        assert RESPONSES[int(rb[i])] == b[k]["object_response"]
+        assert exp.conditions[int(cond[i])] == a[k]["condition"]
+    # observed consistency (both right or both wrong), recomputed from the raw rows
+    c_obs = np.mean(
+        [(a[k]["object_response"] == a[k]["category"]) == (b[k]["object_response"] == b[k]["category"]) for k in a]
+    )
+    assert float(((ra == target) == (rb == target)).double().mean()) == pytest.approx(c_obs, abs=1e-12)
+    assert HUMANS not in t.responses
+
+
+@needs_data
+def test_filters(data):
+    sub = load_model_vs_human(MVH, experiments=["rotation"], observers=["humans", "resnet50"])
+    assert list(sub) == ["rotation"]
+    exp = sub["rotation"]
+    assert exp.observers == ("humans", "resnet50") and not exp.monotone
+    # pooled humans still pools all 4 subjects
+    np.testing.assert_array_equal(exp.confmat("humans").numpy(), data["rotation"].confmat("humans").numpy())
+    assert set(exp.trials.responses) == {"resnet50"}
+    with pytest.raises(ValueError, match="not found"):
+        load_model_vs_human(MVH, experiments=["nope"])
+    with pytest.raises(ValueError, match="not found"):
+        load_model_vs_human(MVH, experiments=["colour"], observers=["alexnet"])
+
+
+def test_severity_table():
+    assert MONOTONE["rotation"] is False
+    assert SEVERITY_ORDER["contrast"][0] == "c100" and SEVERITY_ORDER["contrast"][-1] == "c01"
+    assert SEVERITY_ORDER["high-pass"][0] == "inf" and SEVERITY_ORDER["uniform-noise"][0] == "0.00"
+    for name in ("colour", "false-colour", "power-equalisation"):
+        assert len(SEVERITY_ORDER[name]) == 2
+
+
+# ---------------------------------------------------------------------------------------------- synthetic files
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / name
+    p.write_text(text)
+    return p
+
+
+def test_synthetic_quirks(tmp_path):
+    d = tmp_path / "uniform-noise"
+    _write(
+        d,
+        "uniform-noise_subject-01_session_1.csv",
+        HEADER_H
+        + "subject-01,1,1,0.5,cat,cat,0.0,0001_nse_s01_0.0_cat_1.png\n"
+        + "subject-01,1,2,0.5,na,dog,0.9,0002_nse_s01_0.9_dog_2.png\n"
+        + "subject-01,1,3,0.5,cat,dog,0.90,0003_nse_s01_0.90_dog_3.png\n",
+    )
+    _write(
+        d,
+        "uniform-noise_resnet50_session-1.csv",
+        HEADER_M
+        + "resnet50,1,1,NaN,dog,cat,0.00,0007_nse_dnn_0.0_cat_1.png\n"
+        + "resnet50,1,2,NaN,dog,dog,0.90,0001_nse_dnn_0.9_dog_2.png\n",
+    )
+    exp = load_model_vs_human(tmp_path)["uniform-noise"]
+    assert exp.conditions == ("0.00", "0.90")  # canonical labels, "0.0"/"0.9" matched numerically
+    cat, dog, na = CATEGORIES.index("cat"), CATEGORIES.index("dog"), RESPONSES.index("na")
+    h = exp.confmat("humans")
+    assert int(h[0, cat, cat]) == 1 and int(h[1, dog, na]) == 1 and int(h[1, dog, cat]) == 1 and int(h.sum()) == 3
+    assert exp.accuracy("humans").tolist() == [1.0, 0.0]
+    assert exp.accuracy("resnet50").tolist() == [0.0, 1.0]
+    # the model never saw image 3: -1 in the trial table, dropped by paired()
+    t, _, _, _ = exp.trials.paired("subject-01", "resnet50")
+    assert len(t) == 2 and int((exp.trials.responses["resnet50"] == -1).sum()) == 1
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ("subj,trial,rt,object_response,category,condition,imagename\n", "missing column"),
+        (HEADER_M + "m,1,1,NaN,cat,zebra,c100,0001_a_b_c100_x.png\n", "unknown category"),
+        (HEADER_M + "m,1,1,NaN,lion,cat,c100,0001_a_b_c100_x.png\n", "unknown object_response"),
+        (HEADER_M + "m,1,1,NaN,cat,cat,c07,0001_a_b_c07_x.png\n", "unknown condition"),
+        (HEADER_M, "no trials"),
+        (
+            HEADER_M + "m,1,1,NaN,cat,cat,c100,0001_a_b_c100_x.png\nn,1,1,NaN,cat,cat,c100,0002_a_b_c100_y.png\n",
+            "one observer",
+        ),
+    ],
+)
+def test_bad_schema_names_file(tmp_path, text, match):
+    p = _write(tmp_path / "contrast", "contrast_m_session-1.csv", text)
+    with pytest.raises(ValueError, match=match) as err:
+        load_model_vs_human(tmp_path)
+    assert str(p) in str(err.value)
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(ValueError, match="not found") as err:
+        load_model_vs_human(tmp_path / "absent")
+    assert str(tmp_path / "absent") in str(err.value)
+    with pytest.raises(ValueError, match="no experiment"):
+        load_model_vs_human(tmp_path)
