@@ -129,8 +129,9 @@ def to_comparable(x: Any) -> Any:
     return x
 
 
-def assert_close(actual: Any, expected: Any, atol: float, rtol: float, keys: Sequence[str] | None = None,
-                 path: str = "out") -> None:
+def assert_close(
+    actual: Any, expected: Any, atol: float, rtol: float, keys: Sequence[str] | None = None, path: str = "out"
+) -> None:
     """Recursive closeness check for dict / list / tensor / scalar outputs (NaN == NaN)."""
     actual, expected = to_comparable(actual), to_comparable(expected)
     if isinstance(expected, dict):
@@ -200,7 +201,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, fn: Callable[..., Any], a
     os.environ["MASTER_PORT"] = str(port)
     torch.set_num_threads(1)
     try:
-        dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=120))
+        dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60))
         out = fn(rank, world_size, *args)
         result_queue.put((rank, "ok", to_comparable(out)))
     except BaseException as err:  # report, never hang the parent
@@ -212,7 +213,7 @@ def _ddp_worker(rank: int, world_size: int, port: int, fn: Callable[..., Any], a
             dist.destroy_process_group()
 
 
-def run_ddp(fn: Callable[..., Any], *args: Any, world_size: int = DDP_WORLD_SIZE, timeout: float = 240.0) -> list[Any]:
+def run_ddp(fn: Callable[..., Any], *args: Any, world_size: int = DDP_WORLD_SIZE, timeout: float = 150.0) -> list[Any]:
     """Run ``fn(rank, world_size, *args)`` in ``world_size`` spawned gloo processes; return the per-rank outputs.
 
     ``fn`` and ``args`` must be picklable. Raises ``RuntimeError`` with the child's traceback on failure and

@@ -63,8 +63,9 @@ def test_pickle_and_state_dict_roundtrip(module: str, case: MetricCase) -> None:
     metric = run_metric(case.factory(), batches)
     assert_close(pickle_roundtrip(metric).compute(), expected, case.atol, case.rtol, case.compare_keys)
     metric = run_metric(case.factory(), batches)
-    assert_close(state_dict_roundtrip(metric, case.factory).compute(), expected, case.atol, case.rtol,
-                 case.compare_keys)
+    assert_close(
+        state_dict_roundtrip(metric, case.factory).compute(), expected, case.atol, case.rtol, case.compare_keys
+    )
     # an unused metric pickles too, and keeps working after the round trip
     clone = pickle.loads(pickle.dumps(case.factory()))
     assert_close(run_metric(clone, batches).compute(), expected, case.atol, case.rtol, case.compare_keys)
@@ -75,8 +76,9 @@ def test_dtype_and_device(module: str, case: MetricCase) -> None:
     batches = case.make_batches(4)
     ref = _compute(case, cast_batches(batches, torch.float64))
     if case.check_dtype:
-        assert_close(_compute(case, cast_batches(batches, torch.float32)), ref, case.dtype_atol, 1e-4,
-                     case.compare_keys)
+        assert_close(
+            _compute(case, cast_batches(batches, torch.float32)), ref, case.dtype_atol, 1e-4, case.compare_keys
+        )
     if torch.cuda.is_available():
         metric = case.factory().to("cuda")
         out = run_metric(metric, cast_batches(batches, torch.float64, "cuda")).compute()
