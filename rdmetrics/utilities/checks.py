@@ -44,9 +44,7 @@ def _check_labels(labels: Tensor, num_classes: int, name: str) -> Tensor:
     if labels.numel():
         lo, hi = int(labels.min()), int(labels.max())
         if lo < 0 or hi >= num_classes:
-            raise ValueError(
-                f"`{name}` has labels out of range [0, {num_classes - 1}]: min {lo}, max {hi}"
-            )
+            raise ValueError(f"`{name}` has labels out of range [0, {num_classes - 1}]: min {lo}, max {hi}")
     return labels.long()
 
 
