@@ -15,6 +15,7 @@ _EXPORTS: dict[str, str] = {
     "blahut_arimoto": "rdmetrics.functional.rate_distortion",
     "hamming_rd_bound": "rdmetrics.functional.rate_distortion",
     "rd_signatures": "rdmetrics.functional.signatures",
+    "rate_distortion_signature": "rdmetrics.functional.signatures",
     "bootstrap_confmat": "rdmetrics.functional.bootstrap",
     # generative (kNN engine lives in rdmetrics.functional.knn)
     "precision_recall_entropy": "rdmetrics.functional.generative",

@@ -1,0 +1,58 @@
+"""Parametric bootstrap of confusion matrices: multinomial resampling of every row (trials of one true class)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from rdmetrics.functional.information import _check_confmat
+from rdmetrics.utilities.checks import _check_positive_int
+
+
+def bootstrap_confmat(confmat: Tensor, n_bootstrap: int, seed: int = 0) -> Tensor:
+    r"""Resample each row of a confusion matrix: ``N*(x, ·) ~ Multinomial(n_x, N(x, ·) / n_x)``.
+
+    Every row keeps its number of trials ``n_x`` (a class shown ``n_x`` times is re-shown ``n_x`` times), which is
+    the trial bootstrap for a design with fixed per-class counts. Vectorised over all replicates, batch dims and
+    rows: the multinomial is drawn as a chain of conditional binomials over the ``K`` columns,
+    ``N*(x, k) ~ Bin(n_x − Σ_{j<k} N*(x, j), p_k / Σ_{j≥k} p_j)``, with a seeded ``torch.Generator``
+    (same seed → same replicates).
+
+    Args:
+        confmat: counts ``[..., C, K]`` (integer valued).
+        n_bootstrap: number of replicates ``B >= 1``.
+        seed: generator seed.
+
+    Returns:
+        int64 tensor ``[B, ..., C, K]`` of resampled counts (row sums equal the input's).
+
+    Example:
+        >>> import torch
+        >>> cm = torch.tensor([[8, 2], [3, 7]])
+        >>> boot = bootstrap_confmat(cm, 100, seed=0)
+        >>> tuple(boot.shape), boot.sum(-1).unique(dim=0).tolist()
+        ((100, 2, 2), [[10, 10]])
+    """
+    _check_positive_int(n_bootstrap, "n_bootstrap")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
+    cm = _check_confmat(confmat)
+    if not bool((cm == cm.round()).all()):
+        raise ValueError("`confmat` must hold integer counts to be resampled")
+    generator = torch.Generator(device=cm.device).manual_seed(seed)
+    counts = cm.unsqueeze(0).expand(n_bootstrap, *cm.shape)
+    remaining = counts.sum(-1)  # [B, ..., C]
+    # tail mass Σ_{j >= k} N(x, j) for the conditional probabilities
+    tail = counts.flip(-1).cumsum(-1).flip(-1)
+    out = torch.zeros_like(counts)
+    num_cols = cm.shape[-1]
+    for k in range(num_cols - 1):
+        prob = torch.where(tail[..., k] > 0, counts[..., k] / tail[..., k].clamp_min(1e-300), 0.0).clamp(0.0, 1.0)
+        draw = torch.binomial(remaining, prob, generator=generator)
+        out[..., k] = draw
+        remaining = remaining - draw
+    out[..., num_cols - 1] = remaining
+    return out.round().to(torch.int64)
+
+
+__all__ = ["bootstrap_confmat"]
