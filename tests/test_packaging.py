@@ -1,0 +1,63 @@
+"""Packaging guards: every package directory is installed, and core never imports the Lightning glue."""
+
+from __future__ import annotations
+
+import ast
+import pathlib
+import subprocess
+import sys
+import tomllib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _listed_packages() -> set[str]:
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return set(cfg["tool"]["setuptools"]["packages"])
+
+
+def test_every_package_directory_is_listed_in_pyproject() -> None:
+    found = set()
+    for base, prefix in ((ROOT / "rdmetrics", "rdmetrics"), (ROOT / "integrations", "rdmetrics.integrations")):
+        for init in base.rglob("__init__.py"):
+            rel = init.parent.relative_to(base)
+            found.add(".".join([prefix, *rel.parts]))
+    missing = found - _listed_packages()
+    assert not missing, f"add these packages to [tool.setuptools] packages in pyproject.toml: {sorted(missing)}"
+
+
+def test_core_does_not_import_integrations_or_lightning() -> None:
+    offenders = []
+    for path in (ROOT / "rdmetrics").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                if name.startswith(("lightning", "pytorch_lightning", "rdmetrics.integrations")):
+                    offenders.append(f"{path.relative_to(ROOT)}: {name}")
+    # the CLI demo may drive Lightning lazily inside a function; everything else must stay Lightning-free
+    offenders = [o for o in offenders if not o.startswith("rdmetrics/demo.py")]
+    assert not offenders, f"core modules import Lightning glue: {offenders}"
+
+
+def test_import_is_light() -> None:
+    code = (
+        "import sys, rdmetrics, rdmetrics.functional;"
+        "heavy = [m for m in ('lightning', 'timm', 'matplotlib') if m in sys.modules];"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"`import rdmetrics` pulled in optional dependencies: {out}"
+
+
+def test_public_names_resolve() -> None:
+    import rdmetrics
+    import rdmetrics.functional as F
+
+    for mod in (rdmetrics, F):
+        for name in mod._EXPORTS:
+            assert getattr(mod, name) is not None, f"{mod.__name__}.{name} does not resolve"
