@@ -364,12 +364,12 @@ def _load_features(path_str: str, what: str) -> Tensor:
 
 
 def _cmd_generative(args: argparse.Namespace) -> int:
-    from rdmetrics.functional import precision_recall_entropy
-
     real = _load_features(args.real, "REAL")
     fake = _load_features(args.fake, "FAKE")
     if real.shape[1] != fake.shape[1]:
         raise CLIError(f"REAL and FAKE features differ in dimension: {real.shape[1]} vs {fake.shape[1]}")
+    from rdmetrics.functional import precision_recall_entropy
+
     dtype = torch.promote_types(real.dtype, fake.dtype)
     res = precision_recall_entropy(real.to(dtype), fake.to(dtype), k=args.k, prdc=not args.no_prdc)
     out = {"real": str(args.real), "fake": str(args.fake), "k": args.k, "n_real": len(real), "n_fake": len(fake)}
