@@ -1,0 +1,304 @@
+"""Lightning callback that runs a perturbation sweep after validation and logs rate–distortion signatures."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities.rank_zero import rank_zero_warn
+from torch import Tensor
+from torch.utils.data import DataLoader, IterableDataset
+
+from rdmetrics.sweep import PerturbationSpec, run_sweep
+from rdmetrics.utilities.checks import _check_positive_int
+from rdmetrics.utilities.imports import _MATPLOTLIB_AVAILABLE
+
+_SCALAR_KEYS = ("beta", "kappa", "auc")
+
+
+def _format_level(level: Any) -> str:
+    if isinstance(level, bool):
+        return str(level).lower()
+    if isinstance(level, (int, float)):
+        return f"{level:g}"
+    return str(level)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, Tensor):
+        return float(value.detach().double().reshape(-1)[0]) if value.numel() else math.nan
+    return float(value)
+
+
+def _to_list(value: Any) -> list[float]:
+    if isinstance(value, Tensor):
+        return [float(v) for v in value.detach().double().reshape(-1)]
+    return [float(v) for v in value]
+
+
+class PerturbationSweep(Callback):
+    """Run :func:`rdmetrics.sweep.run_sweep` at the end of validation and log rate–distortion signatures.
+
+    After every ``every_n_epochs``-th validation epoch (never during the sanity check) the callback evaluates the
+    LightningModule on every level of every perturbation family, computes one
+    :class:`rdmetrics.RateDistortionSignature` per family and logs, through ``pl_module.log`` in
+    ``on_validation_epoch_end`` (so the values reach every logger at the current step and ``trainer.callback_metrics``,
+    where ``ModelCheckpoint`` / ``EarlyStopping`` can monitor them):
+
+    * ``{log_prefix}{family}/beta``, ``/kappa``, ``/auc`` — frontier slope, curvature and area;
+    * ``{log_prefix}{family}/acc@{level}`` — accuracy at each level (``level`` formatted with ``:g``).
+
+    Behaviour:
+
+    * The forward pass calls ``pl_module`` directly (not the DDP wrapper) under ``torch.no_grad()`` and
+      ``trainer.precision_plugin.forward_context()`` (autocast for mixed precision), model in eval mode.
+    * Data: ``dataloader`` or, if ``None``, the trainer's (first) validation dataloader. Under a distributed strategy
+      the loader is rebuilt with Lightning's ``UnrepeatedDistributedSampler`` so that each rank sweeps a disjoint
+      shard and no sample is counted twice; the metrics sync when computed (every rank computes).
+    * ``history``: one dict per sweep with ``epoch``, ``global_step``, the logged values and the per-level
+      ``rate`` / ``distortion`` / ``accuracy`` curves. It is saved in checkpoints (``state_dict``) under a
+      ``state_key`` that includes the families and the log prefix, so a resumed run continues it.
+    * A frontier plot per family (all sweeps so far, latest highlighted) is written on rank 0 to
+      ``<trainer.log_dir>/rd_sweep/<family>.png`` when matplotlib is installed and ``save_plots`` is true.
+
+    Args:
+        perturbations: family names or ``{name: levels or None}`` (see :func:`rdmetrics.sweep.run_sweep`).
+        num_classes: number of classes in the evaluated label space.
+        dataloader: sweep data; default the trainer's validation dataloader.
+        every_n_epochs: sweep after every n-th epoch's validation.
+        max_batches: limit on batches per sweep (per rank).
+        label_map: maps model outputs into the evaluated label space (e.g. ImageNet-1k → 16 classes).
+        log_prefix: prefix of every logged name.
+        n_bootstrap: bootstrap resamples for β/κ confidence intervals (passed to the metric).
+        metric_kwargs: other keyword arguments for ``RateDistortionSignature``.
+        batch_transform / input_transform / seed: as in :func:`rdmetrics.sweep.run_sweep`.
+        save_plots: write the frontier PNGs.
+        progress: show the sweep's progress bar.
+
+    Example:
+        >>> from rdmetrics.integrations.lightning import PerturbationSweep
+        >>> cb = PerturbationSweep(["contrast", "low-pass"], num_classes=16, max_batches=10)
+        >>> cb.state_key
+        "PerturbationSweep{'perturbations': ['contrast', 'low-pass'], 'log_prefix': 'rd/'}"
+    """
+
+    def __init__(
+        self,
+        perturbations: PerturbationSpec,
+        num_classes: int,
+        dataloader: Any = None,
+        every_n_epochs: int = 1,
+        max_batches: int | None = None,
+        label_map: Callable[[Tensor], Tensor] | None = None,
+        log_prefix: str = "rd/",
+        n_bootstrap: int = 0,
+        metric_kwargs: Mapping[str, Any] | None = None,
+        batch_transform: Callable[[Any], tuple[Tensor, Tensor]] | None = None,
+        input_transform: Callable[[Tensor], Tensor] | None = None,
+        seed: int = 0,
+        save_plots: bool = True,
+        progress: bool = False,
+    ) -> None:
+        super().__init__()
+        if isinstance(perturbations, str):
+            perturbations = [perturbations]
+        if isinstance(perturbations, Mapping):
+            self.perturbations: PerturbationSpec = {
+                k: (None if v is None else list(v)) for k, v in perturbations.items()
+            }
+        elif isinstance(perturbations, Sequence):
+            self.perturbations = list(perturbations)
+        else:
+            raise TypeError(f"`perturbations` must be a list of names or a dict name -> levels, got {perturbations!r}")
+        if not self.perturbations:
+            raise ValueError("`perturbations` is empty: name at least one perturbation family")
+        self.num_classes = _check_positive_int(num_classes, "num_classes", minimum=2)
+        self.dataloader = dataloader
+        self.every_n_epochs = _check_positive_int(every_n_epochs, "every_n_epochs")
+        self.max_batches = None if max_batches is None else _check_positive_int(max_batches, "max_batches")
+        self.label_map = label_map
+        if not isinstance(log_prefix, str):
+            raise TypeError(f"`log_prefix` must be a string, got {log_prefix!r}")
+        self.log_prefix = log_prefix
+        self.n_bootstrap = _check_positive_int(n_bootstrap, "n_bootstrap", minimum=0)
+        self.metric_kwargs = dict(metric_kwargs or {})
+        if n_bootstrap:
+            self.metric_kwargs["n_bootstrap"] = n_bootstrap
+        self.batch_transform = batch_transform
+        self.input_transform = input_transform
+        self.seed = seed
+        self.save_plots = save_plots
+        self.progress = progress
+        self.history: list[dict[str, Any]] = []
+        self.last_results: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------------------------------------- state
+    @property
+    def families(self) -> list[str]:
+        return list(self.perturbations)
+
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(perturbations=self.families, log_prefix=self.log_prefix)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": [dict(h) for h in self.history]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = [dict(h) for h in state_dict.get("history", [])]
+
+    # ------------------------------------------------------------------------------------------------- hooks
+    def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        entry, metrics = self.sweep(trainer, pl_module)
+        # values come from synced metrics, hence are equal on every rank; sync_dist=True (a mean of equal values) only
+        # silences Lightning's per-key "use sync_dist" warning under DDP
+        distributed = trainer.world_size > 1
+        for name, value in entry["metrics"].items():
+            pl_module.log(name, value, on_step=False, on_epoch=True, sync_dist=distributed)
+        self.history.append(entry)
+        if self.save_plots and _MATPLOTLIB_AVAILABLE:
+            log_dir = trainer.log_dir  # a collective: call on every rank
+            if trainer.is_global_zero and log_dir:
+                self._save_plots(os.path.join(log_dir, "rd_sweep"), metrics, self.last_results or {})
+
+    def sweep(self, trainer: Trainer, pl_module: LightningModule) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run one sweep now; returns ``(history entry, {family: metric})`` without logging (all ranks must call)."""
+        loader = self._sweep_dataloader(trainer)
+        result = run_sweep(
+            pl_module,
+            loader,
+            self.perturbations,
+            device=pl_module.device,
+            autocast=trainer.precision_plugin.forward_context,
+            num_classes=self.num_classes,
+            label_map=self.label_map,
+            max_batches=self.max_batches,
+            seed=self.seed,
+            progress=self.progress,
+            batch_transform=self.batch_transform,
+            input_transform=self.input_transform,
+            rank=trainer.global_rank,
+            metric_kwargs=self.metric_kwargs,
+        )
+        computed = result.compute(strict=False)  # syncs across ranks; undefined frontiers give NaN signatures
+        self.last_results = computed
+        logged: dict[str, float] = {}
+        curves: dict[str, dict[str, Any]] = {}
+        for family, out in computed.items():
+            prefix = f"{self.log_prefix}{family}/"
+            for key in _SCALAR_KEYS:
+                if key in out:
+                    logged[prefix + key] = _to_float(out[key])
+            levels = result.levels[family]
+            acc = _to_list(out["accuracy"])
+            for level, a in zip(levels, acc):
+                logged[f"{prefix}acc@{_format_level(level)}"] = a
+            curves[family] = {
+                "levels": [lv if isinstance(lv, (int, float, str, bool)) else str(lv) for lv in levels],
+                "accuracy": acc,
+                "rate": _to_list(out["rate"]),
+                "distortion": _to_list(out["distortion"]),
+            }
+        entry = {
+            "epoch": int(trainer.current_epoch),
+            "global_step": int(trainer.global_step),
+            "metrics": logged,
+            "curves": curves,
+        }
+        return entry, dict(result)
+
+    def _sweep_dataloader(self, trainer: Trainer) -> Any:
+        loader = self.dataloader
+        user_given = loader is not None
+        if loader is None:
+            loader = trainer.val_dataloaders
+            if isinstance(loader, (list, tuple)):
+                loader = loader[0] if loader else None
+            if loader is None:
+                raise RuntimeError("PerturbationSweep: no `dataloader` given and the trainer has no val dataloader")
+        if trainer.world_size <= 1:
+            return loader
+        if not isinstance(loader, DataLoader) or isinstance(loader.dataset, IterableDataset):
+            if user_given:
+                rank_zero_warn(
+                    "PerturbationSweep: the sweep dataloader is not a map-style DataLoader, so it cannot be sharded;"
+                    " every rank sweeps it as given (shard it yourself to avoid counting samples twice)."
+                )
+            return loader
+        return _reshard(loader, trainer.world_size, trainer.global_rank)
+
+    # ------------------------------------------------------------------------------------------------- plots
+    def _save_plots(self, directory: str, metrics: dict[str, Any], computed: dict[str, Any]) -> None:
+        """Rank 0 only: must not trigger a metric sync (``plot`` gets the computed values, never computes)."""
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+
+        os.makedirs(directory, exist_ok=True)
+        for family, metric in metrics.items():
+            fig, ax = plt.subplots(figsize=(5, 4))
+            try:
+                n = len(self.history)
+                for i, entry in enumerate(self.history[:-1]):
+                    c = entry["curves"].get(family)
+                    if c:
+                        ax.plot(
+                            c["distortion"],
+                            c["rate"],
+                            "o-",
+                            color="0.6",
+                            alpha=0.3 + 0.5 * i / max(n - 1, 1),
+                            lw=1,
+                            ms=3,
+                            label="earlier epochs" if i == 0 else None,
+                        )
+                try:
+                    metric.plot(val=computed[family], ax=ax)
+                except Exception:  # the metric's own plot is optional; fall back to the raw points
+                    c = self.history[-1]["curves"][family]
+                    ax.plot(c["distortion"], c["rate"], "o-", color="C0")
+                ax.set_title(f"{family} — epoch {self.history[-1]['epoch']}")
+                ax.set_xlabel("distortion D (1 - accuracy)")
+                ax.set_ylabel("rate I(X;Y) [bits]")
+                if n > 1:
+                    ax.legend(loc="best", fontsize="small")
+                fig.tight_layout()
+                fig.savefig(os.path.join(directory, f"{family}.png"), dpi=80)
+            finally:
+                plt.close(fig)
+
+
+def _reshard(loader: DataLoader, world_size: int, rank: int) -> DataLoader:
+    """Same dataset and collation, sharded without duplicates: rank r gets samples r, r + W, r + 2W, ..."""
+    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+
+    batch_size = loader.batch_size
+    if batch_size is None:
+        batch_size = getattr(loader.batch_sampler, "batch_size", None) or 1
+    if len(loader.dataset) < world_size:  # type: ignore[arg-type]
+        raise ValueError(
+            f"PerturbationSweep: {len(loader.dataset)} samples cannot be split over {world_size} ranks"  # type: ignore[arg-type]
+        )
+    sampler = UnrepeatedDistributedSampler(loader.dataset, num_replicas=world_size, rank=rank, shuffle=False)
+    return DataLoader(
+        loader.dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=False,
+        persistent_workers=loader.persistent_workers if loader.num_workers > 0 else False,
+    )
+
+
+__all__ = ["PerturbationSweep"]
