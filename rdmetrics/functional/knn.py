@@ -7,14 +7,14 @@ How it works (same on CPU and CUDA):
 2. Squared distances of one *row block* of queries against all references come from one GEMM,
    :math:`\|a\|^2 + \|b\|^2 - 2 a b^\top`, in the input precision (float32 or float64; half precision is upcast to
    float32). Memory is ``O(block_size x M)``; the full ``N x M`` matrix never exists.
-3. A few more than ``k`` candidates per row are kept (``torch.topk``); their distances are then **recomputed
-   exactly in float64 by difference** :math:`\sqrt{\sum_l (a_l - b_l)^2}` and re-sorted (ties broken by the lower
-   index).
-4. Exactness is *certified*: with a rigorous bound ``band`` on the GEMM rounding error of a squared distance,
-   a row whose ``(k+extra)``-th approximate candidate is not farther than the exact ``k``-th distance plus ``band``
-   is recomputed entirely in float64. Ball-membership tests (:math:`\|a - b\| < r`) whose GEMM value lies within
-   ``band`` of :math:`r^2` are also decided on the exact float64 distance. Results therefore equal a float64
-   brute force (up to float64 rounding of the difference form) whatever the input precision.
+3. ``k + 8`` candidates per row are kept (``torch.topk``). With a rigorous bound ``band`` on the GEMM rounding
+   error of a squared distance, only the candidates whose approximate value is within ``2 band`` of the approximate
+   ``k``-th can belong to the true k nearest; their distances are **recomputed exactly in float64 by difference**
+   :math:`\sqrt{\sum_l (a_l - b_l)^2}` and re-sorted (ties broken by the lower index).
+4. Exactness is *certified*: a row for which all ``k + 8`` candidates are within ``2 band`` (so a non-candidate
+   might be closer) is recomputed entirely in float64. Ball-membership tests (:math:`\|a - b\| < r`) whose GEMM
+   value lies within ``band`` of :math:`r^2` are decided on the exact float64 distance. Results therefore equal a
+   float64 brute force (up to float64 rounding of the difference form) whatever the input precision.
 
 Duplicates / zero distances: the engine returns them as they are (distance ``0``; ties broken by index). The
 policy for estimators that take ``log`` of a distance lives with them: :func:`rdmetrics.functional.generative
@@ -56,8 +56,8 @@ class CrossKNN(NamedTuple):
         idx_ba: ``[M, k]`` long, their indices in ``a``.
         count_b_in_a_balls: ``[M]`` long, for each ``b_j`` the number of ``i`` with
             :math:`\|b_j - a_i\| < r^a_i` (``None`` unless ``radius_a`` was given).
-        count_a_in_b_balls: ``[N]`` long, for each ``a_i`` the number of ``j`` with
-            :math:`\|a_i - b_j\| < r^b_j` (``None`` unless ``radius_b`` was given).
+        a_in_any_b_ball: ``[N]`` bool, whether :math:`\|a_i - b_j\| < r^b_j` for some ``j`` (``None`` unless
+            ``radius_b`` was given).
     """
 
     dist_ab: Tensor
@@ -65,7 +65,7 @@ class CrossKNN(NamedTuple):
     dist_ba: Tensor
     idx_ba: Tensor
     count_b_in_a_balls: Tensor | None
-    count_a_in_b_balls: Tensor | None
+    a_in_any_b_ball: Tensor | None
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -108,42 +108,50 @@ def _resolve_block_size(block_size: int | None, n_rows: int, n_cols: int, device
     return max(1, min(n_rows, budget // max(1, n_cols * itemsize)))
 
 
-def _error_band(a: Tensor, b: Tensor, dtype: torch.dtype) -> float:
+def _centred(x: Tensor, mean64: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """``x - mean`` in the compute dtype and its squared row norms."""
+    xc = x.to(dtype) - mean64.to(dtype)
+    return xc, xc.pow(2).sum(1)
+
+
+def _error_band(d: int, sq_a: Tensor, sq_b: Tensor, dtype: torch.dtype) -> float:
     r"""Rigorous bound on the rounding error of a GEMM-trick squared distance (centred data, either precision).
 
     Every term of :math:`\|a\|^2 + \|b\|^2 - 2 a\cdot b` is a d-term sum whose worst-case error is ``d u`` times
-    the sum of absolute products; ``(2 d + 8) u (max|a|^2 + max|b|^2)`` covers all of them plus the final adds.
+    the sum of absolute products; ``(2 d + 8) u (max|a|^2 + max|b|^2)`` covers all of them, the rounding of the
+    centring and the final adds.
     """
     u = torch.finfo(dtype).eps
-    d = a.shape[1]
-    max_sq = float(a.double().pow(2).sum(1).max()) + float(b.double().pow(2).sum(1).max())
+    max_sq = (float(sq_a.max()) + float(sq_b.max())) * 1.01
     return (2 * d + 8) * u * max_sq
 
 
-def _exact_dist(a64: Tensor, rows: Tensor, b64: Tensor, cols: Tensor) -> Tensor:
+def _exact_dist(a: Tensor, rows: Tensor, b: Tensor, cols: Tensor) -> Tensor:
     """Exact float64 distances ``||a[rows[i]] - b[cols[i, j]]||`` by difference, chunked in memory.
 
     ``rows``: ``[R]``; ``cols``: ``[R, C]``. Returns ``[R, C]`` float64.
     """
     r, c = cols.shape
-    d = a64.shape[1]
-    out = torch.empty((r, c), dtype=torch.float64, device=a64.device)
+    d = a.shape[1]
+    out = torch.empty((r, c), dtype=torch.float64, device=a.device)
+    if r == 0 or c == 0:
+        return out
     chunk = max(1, _EXACT_CHUNK_BYTES // max(1, c * d * 8))
     for s in range(0, r, chunk):
         e = min(r, s + chunk)
-        diff = a64[rows[s:e]].unsqueeze(1) - b64[cols[s:e]]
+        diff = a[rows[s:e]].double().unsqueeze(1) - b[cols[s:e]].double()
         out[s:e] = diff.pow_(2).sum(-1).sqrt_()
     return out
 
 
-def _exact_pairs(a64: Tensor, ia: Tensor, b64: Tensor, ib: Tensor) -> Tensor:
+def _exact_pairs(a: Tensor, ia: Tensor, b: Tensor, ib: Tensor) -> Tensor:
     """Exact float64 distances of the pairs ``(a[ia[t]], b[ib[t]])``, chunked."""
-    d = a64.shape[1]
-    out = torch.empty(ia.shape[0], dtype=torch.float64, device=a64.device)
+    d = a.shape[1]
+    out = torch.empty(ia.shape[0], dtype=torch.float64, device=a.device)
     chunk = max(1, _EXACT_CHUNK_BYTES // max(1, d * 8))
     for s in range(0, ia.shape[0], chunk):
         e = min(ia.shape[0], s + chunk)
-        out[s:e] = (a64[ia[s:e]] - b64[ib[s:e]]).pow_(2).sum(-1).sqrt_()
+        out[s:e] = (a[ia[s:e]].double() - b[ib[s:e]].double()).pow_(2).sum(-1).sqrt_()
     return out
 
 
@@ -155,46 +163,114 @@ def _sort_by_dist_then_index(dist: Tensor, idx: Tensor, k: int) -> tuple[Tensor,
     return dist.gather(1, order)[:, :k], idx.gather(1, order)[:, :k]
 
 
-def _full_exact_rows(a64: Tensor, rows: Tensor, b64: Tensor, k: int, exclude_self: bool) -> tuple[Tensor, Tensor]:
+def _full_exact_rows(a: Tensor, rows: Tensor, b: Tensor, k: int, exclude_self: bool) -> tuple[Tensor, Tensor]:
     """Brute-force float64 kNN of ``a[rows]`` in ``b`` (fallback for rows whose candidates are not certified)."""
+    m, d = b.shape
+    col_chunk = max(1, min(m, _EXACT_CHUNK_BYTES // (d * 8)))
+    row_chunk = max(1, _EXACT_CHUNK_BYTES // (col_chunk * d * 8))
     dists, idxs = [], []
-    m, d = b64.shape
-    chunk = max(1, _EXACT_CHUNK_BYTES // max(1, m * d * 8))
-    for s in range(0, rows.shape[0], chunk):
-        r = rows[s : s + chunk]
-        full = (a64[r].unsqueeze(1) - b64.unsqueeze(0)).pow_(2).sum(-1).sqrt_()
-        if exclude_self:
-            full[torch.arange(r.shape[0], device=full.device), r] = math.inf
-        dd, ii = torch.sort(full, dim=1, stable=True)
-        dists.append(dd[:, :k])
-        idxs.append(ii[:, :k])
+    for s in range(0, rows.shape[0], row_chunk):
+        r = rows[s : s + row_chunk]
+        ar = a[r].double()
+        best_d = torch.empty((r.shape[0], 0), dtype=torch.float64, device=a.device)
+        best_i = torch.empty((r.shape[0], 0), dtype=torch.long, device=a.device)
+        for c0 in range(0, m, col_chunk):
+            c1 = min(m, c0 + col_chunk)
+            dd = (ar.unsqueeze(1) - b[c0:c1].double().unsqueeze(0)).pow_(2).sum(-1).sqrt_()
+            ii = torch.arange(c0, c1, device=a.device).expand(r.shape[0], -1)
+            if exclude_self:
+                dd[r.unsqueeze(1) == ii] = math.inf
+            # earlier (lower-index) entries first + stable sort = ties broken by the lower index
+            best_d, best_i = torch.cat([best_d, dd], 1), torch.cat([best_i, ii], 1)
+            best_d, order = torch.sort(best_d, dim=1, stable=True)
+            best_d, best_i = best_d[:, :k], best_i.gather(1, order)[:, :k]
+        dists.append(best_d)
+        idxs.append(best_i)
     return torch.cat(dists), torch.cat(idxs)
 
 
-def _finalize(
-    a64: Tensor,
+def _select_exact(
+    a: Tensor,
     rows: Tensor,
-    b64: Tensor,
-    cand_idx: Tensor,
-    cand_worst_sq: Tensor,
+    b: Tensor,
+    vals: Tensor,
+    cand: Tensor,
     k: int,
     band: float,
+    complete: bool,
     exclude_self: bool,
 ) -> tuple[Tensor, Tensor]:
-    """Exact re-ranking of candidates; uncertified rows fall back to a full float64 search.
+    """Exact k nearest from approximate candidates; uncertified rows fall back to a full float64 search.
 
-    ``cand_worst_sq``: per row, the largest approximate squared distance among the candidates, or ``+inf`` when the
-    candidates are all the available points (nothing outside them can be closer).
+    ``vals``: ``[R, c]`` approximate squared distances in ascending order (float64), ``cand`` their indices in
+    ``b``; every non-candidate has an approximate value ``>= vals[:, -1]``. ``complete``: the candidates are all the
+    available points. Only candidates within ``2 band`` of the approximate k-th can be among the true k nearest.
     """
-    cand_dist = _exact_dist(a64, rows, b64, cand_idx)
-    dist, idx = _sort_by_dist_then_index(cand_dist, cand_idx, k)
-    kth_sq = dist[:, -1].pow(2)
-    bad = cand_worst_sq.double() - band <= kth_sq + band
-    if bool(bad.any()):
-        bad_pos = bad.nonzero().flatten()
-        fd, fi = _full_exact_rows(a64, rows[bad_pos], b64, k, exclude_self)
-        dist[bad_pos], idx[bad_pos] = fd, fi
+    r, c = cand.shape
+    thr = vals[:, k - 1] + 2 * band
+    cnt = (vals <= thr.unsqueeze(1)).sum(1)
+    width = int(cnt.max()) if r else k
+    cd = torch.full((r, width), math.inf, dtype=torch.float64, device=a.device)
+    cd[:, :k] = _exact_dist(a, rows, b, cand[:, :k])
+    if width > k:
+        more = (cnt > k).nonzero().flatten()
+        ext = _exact_dist(a, rows[more], b, cand[more, k:width])
+        col = torch.arange(k, width, device=a.device).unsqueeze(0)
+        ext[col >= cnt[more].unsqueeze(1)] = math.inf
+        cd[more, k:] = ext
+    dist, idx = _sort_by_dist_then_index(cd, cand[:, :width], k)
+    if not complete:
+        bad = cnt >= c
+        if bool(bad.any()):
+            bad_pos = bad.nonzero().flatten()
+            fd, fi = _full_exact_rows(a, rows[bad_pos], b, k, exclude_self)
+            dist[bad_pos], idx[bad_pos] = fd, fi
     return dist, idx
+
+
+def _merge_column_candidates(
+    run_val: Tensor, run_idx: Tensor, ii: Tensor, jj: Tensor, vv: Tensor, c: int
+) -> tuple[Tensor, Tensor]:
+    """Merge new entries ``(row ii, column jj, value vv)``, grouped by ascending ``jj``, into per-column top-``c``."""
+    m = run_val.shape[0]
+    if jj.numel() == 0:
+        return run_val, run_idx
+    counts = torch.bincount(jj, minlength=m)
+    width = int(counts.max())
+    starts = counts.cumsum(0) - counts
+    pos = torch.arange(jj.numel(), device=jj.device) - starts[jj]
+    pad_v = torch.full((m, width), math.inf, dtype=run_val.dtype, device=run_val.device)
+    pad_i = torch.zeros((m, width), dtype=torch.long, device=run_val.device)
+    pad_v[jj, pos] = vv
+    pad_i[jj, pos] = ii
+    run_val = torch.cat([run_val, pad_v], dim=1)
+    run_idx = torch.cat([run_idx, pad_i], dim=1)
+    run_val, keep = torch.topk(run_val, c, dim=1, largest=False, sorted=False)
+    return run_val, run_idx.gather(1, keep)
+
+
+def _count_hits(
+    count: Tensor,
+    owner: Tensor,
+    vv: Tensor,
+    lo: Tensor,
+    radius: Tensor,
+    a: Tensor,
+    ia: Tensor,
+    b: Tensor,
+    ib: Tensor,
+) -> None:
+    """``count[owner[t]] += 1`` for each pair ``t`` inside its ball.
+
+    A pair whose approximate squared distance ``vv`` is below ``lo = r^2 - band`` is certainly inside; the others
+    (callers pass only pairs with ``vv <= r^2 + band``) are decided on the exact distance ``||a[ia] - b[ib]|| < r``.
+    """
+    certain = vv < lo
+    count.index_add_(0, owner[certain], torch.ones_like(owner[certain]))
+    amb = (~certain).nonzero().flatten()
+    if amb.numel():
+        hit = _exact_pairs(a, ia[amb], b, ib[amb]) < radius[amb]
+        count.index_add_(0, owner[amb[hit]], torch.ones_like(owner[amb[hit]]))
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -241,32 +317,23 @@ def knn_within(
         raise ValueError(f"`k` must be smaller than the number of points ({n}) to exclude self, got k={k}")
 
     dtype = _compute_dtype(x)
-    if metric == "cosine":
-        x64 = _normalize_rows(x, "x")
-        xc = x64.to(dtype)
-        xc = xc - xc.mean(0)
-    else:
-        x64 = x.double()
-        xc = x.to(dtype)
-        xc = xc - xc.mean(0)
-    band = _error_band(xc, xc, dtype)
-    sq = xc.pow(2).sum(1)
+    src = _normalize_rows(x, "x") if metric == "cosine" else x
+    xc, sq = _centred(src, src.mean(0, dtype=torch.float64), dtype)
+    band = _error_band(x.shape[1], sq, sq, dtype)
     c = min(n - 1, k + _EXTRA_CANDIDATES)
     bs = _resolve_block_size(block_size, n, n, x.device, xc.element_size())
 
     dists, idxs = [], []
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
-        # row-constant ||a||^2 is irrelevant for the ranking: add it only to the kept values
+        # the row-constant ||a||^2 does not change the ranking: it is added to the kept values only
         d2 = torch.addmm(sq.unsqueeze(0), xc[i0:i1], xc.T, alpha=-2.0)
         d2.diagonal(offset=i0).fill_(math.inf)
-        vals, cand = torch.topk(d2, c, dim=1, largest=False, sorted=False)
+        vals, cand = torch.topk(d2, c, dim=1, largest=False, sorted=True)
         del d2
-        worst = vals.max(1).values + sq[i0:i1]
-        if c == n - 1:
-            worst = torch.full_like(worst, math.inf)
+        vals = vals.double() + sq[i0:i1].double().unsqueeze(1)
         rows = torch.arange(i0, i1, device=x.device)
-        d, ix = _finalize(x64, rows, x64, cand, worst, k, band, exclude_self=True)
+        d, ix = _select_exact(src, rows, src, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
         dists.append(d)
         idxs.append(ix)
     dist = torch.cat(dists)
@@ -291,9 +358,11 @@ def knn_cross(
     squared distances to all of ``b``; from it the engine keeps
 
     * the k nearest points of ``b`` for each ``a_i`` (row-wise top-k, final for the block),
-    * running candidates of the k nearest points of ``a`` for each ``b_j`` (column-wise top-k, merged over blocks),
+    * running candidates of the k nearest points of ``a`` for each ``b_j`` (entries below the running per-column
+      ``(k+8)``-th best, merged over blocks),
     * if ``radius_a`` is given: :math:`c^{b}_j = \#\{i : \|b_j - a_i\| < r^a_i\}` (``b_j`` inside the balls of ``a``),
-    * if ``radius_b`` is given: :math:`c^{a}_i = \#\{j : \|a_i - b_j\| < r^b_j\}`.
+    * if ``radius_b`` is given: whether :math:`\|a_i - b_j\| < r^b_j` for some ``j`` (``a_i`` inside a ball of
+      ``b``; the row minimum of :math:`\|a_i - b_j\|^2 - (r^b_j)^2`).
 
     Comparisons are strict (``<``, as in ``prdc``). Memory ``O(block_size x M)``.
 
@@ -306,7 +375,7 @@ def knn_cross(
         block_size: rows of ``a`` per block; default keeps a block at about 64 MiB on CPU (1 GiB on CUDA).
 
     Returns:
-        :class:`CrossKNN` ``(dist_ab, idx_ab, dist_ba, idx_ba, count_b_in_a_balls, count_a_in_b_balls)``.
+        :class:`CrossKNN` ``(dist_ab, idx_ab, dist_ba, idx_ba, count_b_in_a_balls, a_in_any_b_ball)``.
 
     Example:
         >>> import torch
@@ -338,71 +407,85 @@ def knn_cross(
             _check_finite(r, name)
 
     dtype = _compute_dtype(a, b)
-    a64, b64 = a.double(), b.double()
-    mean = (a64.sum(0) + b64.sum(0)) / (n + m)
-    ac, bc = (a64 - mean).to(dtype), (b64 - mean).to(dtype)
-    band = _error_band(ac, bc, dtype)
-    sq_a, sq_b = ac.pow(2).sum(1), bc.pow(2).sum(1)
+    mean = (a.sum(0, dtype=torch.float64) + b.sum(0, dtype=torch.float64)) / (n + m)
+    ac, sq_a = _centred(a, mean, dtype)
+    bc, sq_b = _centred(b, mean, dtype)
+    band = _error_band(a.shape[1], sq_a, sq_b, dtype)
     c_ab = min(m, k + _EXTRA_CANDIDATES)
     c_ba = min(n, k + _EXTRA_CANDIDATES)
     bs = _resolve_block_size(block_size, n, m, a.device, ac.element_size())
+    dev = a.device
 
-    ra2 = radius_a.to(device=a.device, dtype=torch.float64).pow(2) if radius_a is not None else None
-    rb2 = radius_b.to(device=a.device, dtype=torch.float64).pow(2) if radius_b is not None else None
-    count_b = torch.zeros(m, dtype=torch.long, device=a.device) if radius_a is not None else None
-    count_a = torch.zeros(n, dtype=torch.long, device=a.device) if radius_b is not None else None
-    if rb2 is not None:
-        rb2_lo, rb2_hi = (rb2 - band).to(dtype), (rb2 + band).to(dtype)
+    ra = radius_a.to(device=dev, dtype=torch.float64) if radius_a is not None else None
+    rb = radius_b.to(device=dev, dtype=torch.float64) if radius_b is not None else None
+    count_b = torch.zeros(m, dtype=torch.long, device=dev) if ra is not None else None
+    in_any_a = torch.zeros(n, dtype=torch.bool, device=dev) if rb is not None else None
+    if rb is not None:
+        rb2_c = rb.pow(2).to(dtype)
 
     dists_ab, idxs_ab = [], []
-    run_val = torch.empty((m, 0), dtype=dtype, device=a.device)
-    run_idx = torch.empty((m, 0), dtype=torch.long, device=a.device)
+    run_val = torch.full((m, c_ba), math.inf, dtype=dtype, device=dev)
+    run_idx = torch.zeros((m, c_ba), dtype=torch.long, device=dev)
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
         d2 = torch.addmm(sq_b.unsqueeze(0), ac[i0:i1], bc.T, alpha=-2.0)
         d2.add_(sq_a[i0:i1].unsqueeze(1))
-        rows = torch.arange(i0, i1, device=a.device)
+        rows = torch.arange(i0, i1, device=dev)
 
-        # a -> b (row-wise), final for this block
-        vals, cand = torch.topk(d2, c_ab, dim=1, largest=False, sorted=False)
-        worst = vals.max(1).values if c_ab < m else torch.full((i1 - i0,), math.inf, dtype=dtype, device=a.device)
-        d, ix = _finalize(a64, rows, b64, cand, worst, k, band, exclude_self=False)
+        # a -> b: row-wise top-c, final for this block
+        vals, cand = torch.topk(d2, c_ab, dim=1, largest=False, sorted=True)
+        vals = vals.double()
+        d, ix = _select_exact(a, rows, b, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
         dists_ab.append(d)
         idxs_ab.append(ix)
 
-        # b -> a (column-wise), merged into running candidates
-        cb = min(c_ba, i1 - i0)
-        cvals, crows = torch.topk(d2, cb, dim=0, largest=False, sorted=False)
-        run_val = torch.cat([run_val, cvals.T], dim=1)
-        run_idx = torch.cat([run_idx, crows.T + i0], dim=1)
-        if run_val.shape[1] > c_ba:
+        # balls around a: pairs among the candidates; rows whose ball may reach past them are scanned in full
+        if ra is not None:
+            r = ra[i0:i1]
+            r2_lo, r2_hi = r.pow(2) - band, r.pow(2) + band
+            ok = vals[:, -1] - band >= r.pow(2) if c_ab < m else torch.ones_like(r, dtype=torch.bool)
+            pr, pc = ((vals <= r2_hi.unsqueeze(1)) & ok.unsqueeze(1)).nonzero(as_tuple=True)
+            owner = cand[pr, pc]
+            _count_hits(count_b, owner, vals[pr, pc], r2_lo[pr], r[pr], a, pr + i0, b, owner)
+            if not bool(ok.all()):
+                bad = (~ok).nonzero().flatten()
+                sub = d2[bad]
+                pr, pj = (sub <= r2_hi[bad].to(dtype).unsqueeze(1)).nonzero(as_tuple=True)
+                rr = bad[pr]
+                _count_hits(count_b, pj, sub[pr, pj].double(), r2_lo[rr], r[rr], a, rr + i0, b, pj)
+
+        # b -> a: only entries below the running per-column c-th best can matter
+        thr = run_val.max(1).values
+        if bool(torch.isinf(thr).any()):
+            # too few candidates yet (first block): a dense column-wise top-k seeds the running lists
+            cb = min(c_ba, i1 - i0)
+            cvals, crows = torch.topk(d2, cb, dim=0, largest=False, sorted=False)
+            run_val = torch.cat([run_val, cvals.T], dim=1)
+            run_idx = torch.cat([run_idx, crows.T + i0], dim=1)
             run_val, keep = torch.topk(run_val, c_ba, dim=1, largest=False, sorted=False)
             run_idx = run_idx.gather(1, keep)
+        else:
+            # nonzero of the transposed mask lists the entries grouped by column (no sort needed)
+            jj, ii = (d2 < thr.unsqueeze(0)).T.nonzero(as_tuple=True)
+            run_val, run_idx = _merge_column_candidates(run_val, run_idx, ii + i0, jj, d2[ii, jj], c_ba)
 
-        # ball memberships: decided on the GEMM value unless it is within `band` of r^2, then exactly
-        if ra2 is not None:
-            lo, hi = (ra2[i0:i1] - band).to(dtype), (ra2[i0:i1] + band).to(dtype)
-            count_b += (d2 < lo.unsqueeze(1)).sum(0)
-            amb = (d2 >= lo.unsqueeze(1)) & (d2 <= hi.unsqueeze(1))
-            if bool(amb.any()):
-                ia, jb = amb.nonzero(as_tuple=True)
-                exact = _exact_pairs(a64, ia + i0, b64, jb)
-                hit = exact < ra2[ia + i0].sqrt()
-                count_b.index_add_(0, jb[hit], torch.ones_like(jb[hit]))
-        if rb2 is not None:
-            count_a[i0:i1] += (d2 < rb2_lo.unsqueeze(0)).sum(1)
-            amb = (d2 >= rb2_lo.unsqueeze(0)) & (d2 <= rb2_hi.unsqueeze(0))
-            if bool(amb.any()):
-                ia, jb = amb.nonzero(as_tuple=True)
-                exact = _exact_pairs(a64, ia + i0, b64, jb)
-                hit = exact < rb2[jb].sqrt()
-                count_a.index_add_(0, ia[hit] + i0, torch.ones_like(ia[hit]))
+        # is a_i inside any ball around b? row minimum of d2 - r_b^2 (in place: d2 is not needed any more)
+        if rb is not None:
+            d2.sub_(rb2_c.unsqueeze(0))
+            rowmin = d2.amin(1).double()
+            in_any_a[i0:i1] = rowmin < -band
+            amb = ((rowmin >= -band) & (rowmin <= band)).nonzero().flatten()
+            if amb.numel():
+                pr, pj = (d2[amb] <= band).nonzero(as_tuple=True)
+                hit = _exact_pairs(a, amb[pr] + i0, b, pj) < rb[pj]
+                in_any_a.index_fill_(0, amb[pr[hit]] + i0, True)
         del d2
 
-    worst_b = run_val.max(1).values if c_ba < n else torch.full((m,), math.inf, dtype=dtype, device=a.device)
-    rows_b = torch.arange(m, device=a.device)
-    dist_ba, idx_ba = _finalize(b64, rows_b, a64, run_idx, worst_b, k, band, exclude_self=False)
-    return CrossKNN(torch.cat(dists_ab), torch.cat(idxs_ab), dist_ba, idx_ba, count_b, count_a)
+    run_val, order = torch.sort(run_val.double(), dim=1)
+    run_idx = run_idx.gather(1, order)
+    rows_b = torch.arange(m, device=dev)
+    dist_ba, idx_ba = _select_exact(b, rows_b, a, run_val, run_idx, k, band, complete=c_ba == n, exclude_self=False)
+    return CrossKNN(torch.cat(dists_ab), torch.cat(idxs_ab), dist_ba, idx_ba, count_b, in_any_a)
 
 
 __all__ = ["CrossKNN", "knn_cross", "knn_within"]
