@@ -1,0 +1,201 @@
+"""``PrecisionRecallEntropy``: PCE / RCE / RE (+ precision, recall, density, coverage) as a torchmetrics Metric."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from copy import deepcopy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torchmetrics import Metric
+
+from rdmetrics.functional.generative import _check_pre_inputs, _precision_recall_entropy_compute
+from rdmetrics.utilities.checks import _check_finite, _check_positive_int
+from rdmetrics.utilities.data import _cat_rows, _flatten_rows
+
+
+class PrecisionRecallEntropy(Metric):
+    r"""Information-theoretic precision / recall of a generative model from real and generated features.
+
+    Accumulates real and generated features (or images passed through ``feature``) and computes, in nats, the
+    Leonenko-Pronzato-Savani kNN estimates of Fox, Swarup & Adiga (AAAI 2025):
+
+    * ``pce`` :math:`= \hat H(G,R) - \hat H(R)` (fidelity, lower is better),
+    * ``rce`` :math:`= \hat H(R,G) - \hat H(R)` (= kNN :math:`KL(P_R\|P_G)`, coverage / inter-class diversity,
+      lower is better),
+    * ``re`` :math:`= \hat H(G) - \hat H(R)` (intra-class diversity, higher is better),
+
+    the raw terms ``h_real, h_fake, ce_fake_real, ce_real_fake`` and, with ``prdc=True``, the ``precision, recall,
+    density, coverage`` of Kynkäänniemi et al. / Naeem et al. (identical to ``prdc`` 0.2) from the same exact kNN
+    passes. Formulas: :mod:`rdmetrics.functional.generative`; engine: :mod:`rdmetrics.functional.knn`.
+
+    ``update(x, real)``: ``real`` is a Python ``bool`` (the whole batch is real / generated) or a boolean tensor
+    ``[N]`` of per-sample flags (mixed batches). Features are stored in the metric's dtype, float64 by default
+    (call ``set_dtype(torch.float32)`` to halve memory; distances are still recomputed exactly in float64).
+    States are flattened ``"cat"`` lists, so DDP with uneven or empty ranks works; every feature is kept in memory
+    (like torchmetrics' KID), so expect ``(N + M) x d x 8`` bytes.
+
+    Args:
+        k: neighbour order (default 5); ``compute`` needs more than ``k`` samples of each kind.
+        feature: optional ``nn.Module`` mapping a batch of inputs to ``[B, d]`` features (e.g.
+            ``rdmetrics.extractors.TimmFeatureExtractor``). It is frozen (``eval()``, no grad), is **not** part of
+            the metric's ``state_dict`` and is named by ``feature_network = "feature"`` so torchmetrics'
+            ``FeatureShare`` can share one backbone with FID. ``None``: ``update`` receives features directly.
+        reset_real_features: if ``False``, ``reset()`` keeps the real features (encode a fixed real set once).
+        prdc: also compute precision, recall, density and coverage.
+        return_per_sample: also return per-sample terms (see
+            :func:`rdmetrics.functional.precision_recall_entropy`).
+        block_size: rows per GEMM block of the kNN engine (``None``: automatic, about 64 MiB per block on CPU).
+        kwargs: torchmetrics ``Metric`` keyword arguments.
+
+    Example:
+        >>> import math, torch
+        >>> g = torch.Generator().manual_seed(0)
+        >>> metric = PrecisionRecallEntropy(k=5)
+        >>> metric.update(torch.randn(1000, 2, generator=g), real=True)
+        >>> metric.update(0.5 * torch.randn(1000, 2, generator=g), real=False)
+        >>> out = metric.compute()
+        >>> abs(float(out["re"]) - 2 * math.log(0.5)) < 0.2  # closed form: RE = d log(sigma)
+        True
+        >>> bool(out["precision"] > out["recall"])  # shrunk fakes: faithful but not diverse
+        True
+    """
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = None
+    feature_network: str = "feature"
+
+    real_features: list[Tensor]
+    fake_features: list[Tensor]
+    num_features: Tensor
+
+    def __init__(
+        self,
+        k: int = 5,
+        feature: nn.Module | None = None,
+        reset_real_features: bool = True,
+        prdc: bool = True,
+        return_per_sample: bool = False,
+        block_size: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.k = _check_positive_int(k, "k")
+        if feature is not None and not isinstance(feature, nn.Module):
+            raise TypeError(f"`feature` must be an nn.Module or None, got {type(feature).__name__}")
+        if not isinstance(reset_real_features, bool):
+            raise ValueError(f"`reset_real_features` must be a bool, got {reset_real_features!r}")
+        if block_size is not None:
+            _check_positive_int(block_size, "block_size")
+        self.feature = feature
+        self.reset_real_features = reset_real_features
+        self.prdc = bool(prdc)
+        self.return_per_sample = bool(return_per_sample)
+        self.block_size = block_size
+        # flattened rows + their width (see rdmetrics.utilities.data: survives DDP with empty ranks)
+        self.add_state("real_features", [], dist_reduce_fx="cat")
+        self.add_state("fake_features", [], dist_reduce_fx="cat")
+        self.add_state("num_features", torch.zeros((), dtype=torch.long), dist_reduce_fx="max")
+        self.set_dtype(torch.float64)
+
+    # the feature network lives outside ``_modules``: never in state_dict, never converted by ``set_dtype``
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "feature":
+            if value is not None:
+                value.eval()
+                value.requires_grad_(False)
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+    def _apply(self, fn: Any, exclude_state: Sequence[str] = "") -> nn.Module:
+        this = super()._apply(fn, exclude_state)
+        feature = self.__dict__.get("feature")
+        if feature is not None:
+            feature.to(this.device)  # follow device moves only
+        return this
+
+    def update(self, x: Tensor, real: bool | Tensor) -> None:
+        """Add a batch of inputs (features, or images when ``feature`` is set) as real or generated samples.
+
+        Args:
+            x: ``[B, d]`` features, or the input of ``feature``.
+            real: ``True`` / ``False`` for the whole batch, or a boolean tensor ``[B]`` of per-sample flags.
+        """
+        if not isinstance(x, Tensor):
+            raise TypeError(f"`x` must be a torch.Tensor, got {type(x).__name__}")
+        if self.feature is not None:
+            with torch.no_grad():
+                x = self.feature(x)
+            if not isinstance(x, Tensor):
+                raise TypeError(f"`feature` must return a tensor, got {type(x).__name__}")
+        if x.ndim != 2:
+            raise ValueError(f"features must be a 2-D [batch, dim] tensor, got shape {tuple(x.shape)}")
+        if not x.is_floating_point():
+            raise TypeError(f"features must be floating point, got dtype {x.dtype}")
+        _check_finite(x, "features")
+        width = x.shape[1]
+        stored = int(self.num_features)
+        if stored and stored != width:
+            raise ValueError(f"dimension mismatch: this batch has {width} features, earlier batches had {stored}")
+        if isinstance(real, Tensor):
+            if real.dtype != torch.bool or real.shape != (x.shape[0],):
+                raise ValueError(
+                    f"tensor `real` must be a bool tensor of shape ({x.shape[0]},), got {real.dtype} "
+                    f"{tuple(real.shape)}"
+                )
+            real = real.to(x.device)
+            parts = ((x[real], self.real_features), (x[~real], self.fake_features))
+        elif isinstance(real, bool):
+            parts = ((x, self.real_features if real else self.fake_features),)
+        else:
+            raise TypeError(f"`real` must be a bool or a bool tensor, got {type(real).__name__}")
+        for rows, state in parts:
+            if rows.shape[0]:
+                state.append(_flatten_rows(rows.detach(), self.dtype))
+        self.num_features = torch.tensor(width, dtype=self.num_features.dtype, device=self.num_features.device)
+
+    def compute(self) -> dict[str, Tensor]:
+        """PCE / RCE / RE and the raw entropy terms (+ PRDC, + per-sample terms): see the class docstring."""
+        width = int(self.num_features)
+        real = _cat_rows(self.real_features, width, self.dtype)
+        fake = _cat_rows(self.fake_features, width, self.dtype)
+        for rows, name, flag in ((real, "real", "True"), (fake, "fake", "False")):
+            if rows.shape[0] == 0:
+                raise ValueError(f"no {name} samples: the {name} state is empty, call update(x, real={flag}) first")
+        k = _check_pre_inputs(real, fake, self.k)
+        return _precision_recall_entropy_compute(real, fake, k, self.prdc, self.return_per_sample, self.block_size)
+
+    def reset(self) -> None:
+        """Reset the states; with ``reset_real_features=False`` the real features are kept."""
+        if not self.reset_real_features:
+            real_features = deepcopy(self.real_features)
+            num_features = deepcopy(self.num_features)
+            super().reset()
+            self.real_features = real_features
+            self.num_features = num_features
+        else:
+            super().reset()
+
+    def plot(self, val: dict[str, Tensor] | Sequence[dict[str, Tensor]] | None = None, ax: Any = None) -> Any:
+        """Plot the scalar outputs (per-sample arrays are left out); returns ``(fig, ax)``.
+
+        Example:
+            >>> import torch
+            >>> metric = PrecisionRecallEntropy(k=3, prdc=False)
+            >>> metric.update(torch.randn(50, 2), real=True)
+            >>> metric.update(torch.randn(50, 2), real=False)
+            >>> fig, ax = metric.plot()
+        """
+        val = val if val is not None else self.compute()
+
+        def scalars(v: dict[str, Tensor]) -> dict[str, Tensor]:
+            return {key: t for key, t in v.items() if not key.endswith("_per_sample")}
+
+        val = scalars(val) if isinstance(val, dict) else [scalars(v) for v in val]
+        return self._plot(val, ax)
+
+
+__all__ = ["PrecisionRecallEntropy"]
