@@ -15,11 +15,12 @@ def per_sample_rand(
     generator's state and k: cutting a batch into chunks perturbed one after another with the same generator gives
     exactly the noise of the whole batch. Draws happen on ``generator.device`` (the images' device when ``generator``
     is ``None``) and are then moved to ``like``'s device, so a CPU generator gives identical noise for CPU and CUDA
-    images. Only the draws loop over samples; the image arithmetic stays batched.
+    images. Draws are always float32 (then cast to ``like.dtype``), so float32 and float64 images get the same noise.
+    Only the draws loop over samples; the image arithmetic stays batched.
     """
     device = generator.device if generator is not None else like.device
     draw = torch.randn if normal else torch.rand
     if batch == 0:
         return torch.empty((0, *shape), dtype=like.dtype, device=like.device)
-    noise = torch.stack([draw(shape, generator=generator, device=device, dtype=like.dtype) for _ in range(batch)])
-    return noise.to(like.device)
+    noise = torch.stack([draw(shape, generator=generator, device=device, dtype=torch.float32) for _ in range(batch)])
+    return noise.to(device=like.device, dtype=like.dtype)

@@ -228,7 +228,7 @@ def power_equalisation(
         True
     """
     gray = maybe_gray(images, grayscale)
-    if severity == 0:
+    if severity == 0 or gray.shape[0] == 0:
         return gray_like(gray, images.shape[1])
     h, w = gray.shape[-2:]
     if amplitude_spectrum is None:
