@@ -22,6 +22,9 @@ _EXPORTS: dict[str, str] = {
     "ErrorConsistency": "rdmetrics.agreement",
     "KNNJaccardSimilarity": "rdmetrics.similarity",
     "LinearCKA": "rdmetrics.similarity",
+    # perturbation sweeps and label maps
+    "run_sweep": "rdmetrics.sweep",
+    "ImageNetTo16Class": "rdmetrics.label_maps",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -8,8 +8,8 @@ Design (documented choices):
 * **One pass over the data, all levels per batch.** Each batch is loaded once and, for every family and every level,
   perturbed, forwarded and fed to that family's metric with ``condition = level index``. The alternative (one pass
   over the loader per (family, level)) does the same model work but re-reads and re-collates the data ``Σ L_f``
-  times, so it is never faster; it was measured ~1.3-2x slower on CPU with a cheap in-memory dataset (the gap grows
-  with decoding/augmentation cost).
+  times, so it is never faster: measured 1.1-1.2x slower on a shared 2-core CPU (timm ``test_resnet`` at 64 px,
+  2 families x 4 levels, a dataset that resizes each item; the gap grows with decoding/augmentation cost).
 * **Deterministic noise.** Each (batch index, family, level, shard) gets its own ``torch.Generator`` seeded from
   ``seed`` through ``numpy.random.SeedSequence``, so stochastic perturbations do not depend on the order in which
   families or levels are processed, on the global RNG, or on other ranks. Note: with a different sharding (another
@@ -32,7 +32,7 @@ from torchmetrics import Metric
 
 from rdmetrics.utilities.checks import _check_positive_int
 
-PerturbationSpec = Sequence[str] | Mapping[str, Sequence[Any] | None]
+PerturbationSpec = Sequence[Any] | Mapping[Any, Sequence[Any] | None]  # names or Perturbation objects
 
 
 class SweepResult(dict):
@@ -137,13 +137,17 @@ def _resolve_perturbations(perturbations: PerturbationSpec) -> list[tuple[str, C
         raise ValueError("`perturbations` is empty: name at least one perturbation family")
     out = []
     seen = set()
-    for name, levels in items:
-        if not isinstance(name, str):
-            raise TypeError(f"perturbation names must be strings, got {name!r}")
+    for key, levels in items:
+        if isinstance(key, str):
+            fn = get_perturbation(key)
+        elif callable(key) and hasattr(key, "name") and hasattr(key, "levels"):
+            fn = key  # a Perturbation object, e.g. get_perturbation("contrast", grayscale=False)
+        else:
+            raise TypeError(f"perturbations must be names or Perturbation objects, got {key!r}")
+        name = fn.name
         if name in seen:
             raise ValueError(f"perturbation {name!r} given twice")
         seen.add(name)
-        fn = get_perturbation(name)
         levels = list(fn.levels if levels is None else levels)
         if not levels:
             raise ValueError(f"perturbation {name!r} has no levels to evaluate")
@@ -244,7 +248,8 @@ def run_sweep(
         model: ``images -> logits`` (an ``nn.Module``; its mode is switched to eval and restored).
         dataloader: iterable of batches; see ``batch_transform``. Under DDP give each rank its own shard.
         perturbations: list of registered names (default levels of each preset), or ``{name: levels or None}``.
-            Levels must be listed in order of increasing severity.
+            Levels must be listed in order of increasing severity. ``Perturbation`` objects (e.g.
+            ``get_perturbation("contrast", grayscale=False)``) may replace names; results are keyed by ``.name``.
         metric_factory: ``(family, levels) -> Metric`` replacing the default metric. Its ``update`` is called as
             ``update(outputs, targets, level_index)``.
         device: where batches are moved; default: the device of the model's first parameter (CPU if none).
@@ -268,7 +273,6 @@ def run_sweep(
         ``.levels``, ``.num_samples`` and ``.compute() -> {family: metric.compute()}``.
 
     Example:
-        >>> import pytest; _ = pytest.importorskip("rdmetrics.perturbations")  # TEMP until perturbations land
         >>> import torch
         >>> from rdmetrics.sweep import run_sweep
         >>> brightness = torch.tensor([0.2, 0.2, 0.2, 0.2, 0.65, 0.75, 0.85, 0.95])

@@ -13,7 +13,6 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 pl = pytest.importorskip("lightning.pytorch")
-pytest.importorskip("rdmetrics.perturbations")
 
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger  # noqa: E402
@@ -182,6 +181,35 @@ def test_every_n_epochs_and_resume_keeps_history(tmp_path):
     assert [h["epoch"] for h in cb2.history] == [0, 1, 2]
     assert nan_free(cb2.history[0]) == nan_free(cb.history[0])
     assert [h["epoch"] for h in other.history] == [1]  # only epochs 2 (index 1) of the resumed run; 4 never comes
+
+
+def test_validate_under_inference_mode_and_bf16_autocast(tmp_path):
+    """trainer.validate runs the val loop under torch.inference_mode; bf16-mixed makes the precision plugin autocast."""
+    seen = []
+
+    class Probe(TinyNet):
+        def forward(self, x):
+            seen.append((torch.is_inference_mode_enabled(), torch.is_autocast_enabled("cpu")))
+            return super().forward(x)
+
+    cb = PerturbationSweep({"contrast": [1.0, 0.3, 0.1]}, num_classes=NUM_CLASSES, save_plots=False)
+    _, val = loaders()
+    t = pl.Trainer(
+        accelerator="cpu",
+        devices=1,
+        precision="bf16-mixed",
+        callbacks=[cb],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=str(tmp_path),
+    )
+    t.validate(Probe(), val)
+    assert len(cb.history) == 1 and "rd/contrast/acc@0.1" in t.callback_metrics
+    n_val_batches = len(val)
+    sweep_calls = seen[n_val_batches:]
+    assert len(sweep_calls) == 3 * n_val_batches
+    assert all(autocast for _, autocast in sweep_calls)
 
 
 def _ddp_fit(tmp_path):

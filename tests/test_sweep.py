@@ -9,9 +9,8 @@ from torch import nn
 from torchmetrics import Metric
 
 from rdmetrics.label_maps import ImageNetTo16Class, imagenet16_categories, imagenet16_class_indices
+from rdmetrics.perturbations import get_perturbation
 from rdmetrics.sweep import SweepResult, compute_sweep, run_sweep, sweep_generator
-
-get_perturbation = pytest.importorskip("rdmetrics.perturbations").get_perturbation
 
 NUM_CLASSES = 4
 

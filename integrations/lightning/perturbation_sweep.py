@@ -139,7 +139,7 @@ class PerturbationSweep(Callback):
     # ------------------------------------------------------------------------------------------------- state
     @property
     def families(self) -> list[str]:
-        return list(self.perturbations)
+        return [getattr(k, "name", k) for k in self.perturbations]
 
     @property
     def state_key(self) -> str:
@@ -266,7 +266,9 @@ class PerturbationSweep(Callback):
                 except Exception:  # the metric's own plot is optional; fall back to the raw points
                     c = self.history[-1]["curves"][family]
                     ax.plot(c["distortion"], c["rate"], "o-", color="C0")
-                ax.set_title(f"{family} — epoch {self.history[-1]['epoch']}")
+                val = computed.get(family, {})
+                sig = ", ".join(f"{k}={_to_float(val[k]):.3g}" for k in ("beta", "kappa", "auc") if k in val)
+                ax.set_title(f"{family}, epoch {self.history[-1]['epoch']}: {sig}", fontsize="medium")
                 ax.set_xlabel("distortion D (1 - accuracy)")
                 ax.set_ylabel("rate I(X;Y) [bits]")
                 if n > 1:
