@@ -81,8 +81,9 @@ class RateDistortionSignature(Metric):
     Sweeps inside a ``MetricCollection``: the state depends on ``condition``, so create the collection with
     ``compute_groups=False`` (otherwise metrics whose states look equal after the first update may be merged), e.g.
     ``MetricCollection({"rd": RateDistortionSignature(16, [0, .1, .2, .4])}, compute_groups=False)`` and call
-    ``collection.update(preds, target, condition=level)`` (``condition`` is passed by keyword to every metric that
-    accepts it).
+    ``collection.update(preds, target, condition=level)`` (torchmetrics passes ``condition`` only to the metrics
+    whose ``update`` accepts it). ``collection.compute()`` flattens this metric's dict into top-level keys
+    (``beta``, ``kappa``, ...): give the collection a ``prefix`` / ``postfix`` to keep several systems apart.
 
     Example:
         >>> import torch
@@ -130,8 +131,10 @@ class RateDistortionSignature(Metric):
             _check_positive_int(conditions, "conditions", minimum=3)
             severities = torch.arange(conditions, dtype=torch.float64)
         else:
-            severities = torch.as_tensor(list(conditions) if not isinstance(conditions, Tensor) else conditions)
-            severities = severities.to(torch.float64).reshape(-1)
+            if isinstance(conditions, Tensor):
+                severities = conditions.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
+            else:
+                severities = torch.tensor([float(v) for v in conditions], dtype=torch.float64)
             _check_finite(severities, "conditions")
             if severities.numel() < 3:
                 raise ValueError(f"a frontier needs at least 3 conditions, got {severities.numel()}")

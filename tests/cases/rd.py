@@ -77,7 +77,11 @@ CASES = [
         ),
         functools.partial(_make_batches, abstain=True, as_labels=True),
         functools.partial(
-            _reference, abstain=True, method="pchip", axis_values=torch.tensor(SEVERITIES), correction="none"
+            _reference,
+            abstain=True,
+            method="pchip",
+            axis_values=torch.tensor(SEVERITIES, dtype=torch.float64),
+            correction="none",
         ),
         atol=1e-10,
         rtol=1e-8,
