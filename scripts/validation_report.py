@@ -125,6 +125,20 @@ def _compare(h: tuple[float, float], m: tuple[float, float]) -> str:
     return "overlap"
 
 
+def _subject_pairs(sigs: dict[str, dict[str, Any]], subjects: tuple[str, ...], models: tuple[str, ...]) -> str:
+    """Each subject vs each model on β and |κ|: counts ``lower/overlap/higher`` (humans relative to models)."""
+    out = []
+    for key in ("beta_ci", "abs_kappa_ci"):
+        res = [
+            _compare(sigs[s][key], sigs[m][key])
+            for s in subjects
+            for m in models
+            if "error" not in sigs.get(s, {"error": 1}) and "error" not in sigs.get(m, {"error": 1})
+        ]
+        out.append("/".join(str(res.count(k)) for k in ("lower", "overlap", "higher")))
+    return f"β {out[0]}; \\|κ\\| {out[1]}"
+
+
 def _verdict(sigs: dict[str, dict[str, Any]], models: tuple[str, ...], alt: bool = False) -> dict[str, Any]:
     """Humans (pooled) vs each model on β and |κ| (CI-separated); ``alt``: with the other interval type."""
     sfx = "_alt" if alt else ""
@@ -205,6 +219,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
     for entry in results["experiments"].values():
         models = entry["exp"].models
         entry["verdicts"] = {m: _verdict(entry["sigs"][m], models) for m in METHODS if entry["sigs"][m]}
+        entry["pairs"] = {m: _subject_pairs(entry["sigs"][m], entry["exp"].subjects, models) for m in METHODS}
         entry["verdicts_alt"] = {m: _verdict(entry["sigs"][m], models, alt=True) for m in METHODS if entry["sigs"][m]}
     results["data"] = data
     return results
@@ -320,7 +335,8 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace, fig_rel: s
     w("")
     w("## Which frontier method is most stable")
     w("")
-    w("Median bootstrap-interval width over every (experiment, observer) fitted (9 experiments × 10 observers):")
+    n_fit = sum(1 for e in exps.values() if e["sigs"][best])
+    w(f"Median bootstrap-interval width over every (experiment, observer) fitted ({n_fit} experiments):")
     w("")
     w("| method | median width β | median width κ | median width AUC | failed fits | point outside percentile CI |")
     w("|---|---|---|---|---|---|")
@@ -341,9 +357,10 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace, fig_rel: s
         f"| experiment | levels | D* (range) | verdict ({best}) | β: lower/overlap/higher "
         "| \\|κ\\|: lower/overlap/higher "
         f"| other methods: {hdr} | verdict ({best}, {alt_name} intervals) "
+        f"| subjects vs models, pairs lower/overlap/higher ({best}) "
         "| error consistency human–model (mean of 5) | human–human |"
     )
-    w("|---|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     tally = {"holds": 0, "does not hold": 0, "unclear": 0}
     for name, e in exps.items():
         exp = e["exp"]
@@ -353,7 +370,7 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace, fig_rel: s
         if best not in e["verdicts"]:
             why = "2 levels: no frontier" if len(exp.conditions) < 3 else "no common D range"
             w(
-                f"| {name} | {len(exp.conditions)} | – | n/a ({why}) | – | – | – | – | {_f(ec_m)} | "
+                f"| {name} | {len(exp.conditions)} | – | n/a ({why}) | – | – | – | – | – | {_f(ec_m)} | "
                 f"{_f(ec['human_human'])} |"
             )
             continue
@@ -368,6 +385,7 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace, fig_rel: s
         w(
             f"| {name}{flag} | {len(exp.conditions)} | {at:.3f} ({lo:.2f}–{hi:.2f}) | **{v['verdict']}** | "
             f"{counts(v['beta'])} | {counts(v['kappa'])} | {others} | {e['verdicts_alt'][best]['verdict']} | "
+            f"{e['pairs'][best]} | "
             f"{_f(ec_m)} | {_f(ec['human_human'])} |"
         )
     w("")

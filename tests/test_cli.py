@@ -383,3 +383,21 @@ def test_usage_and_module_entry(capsys):
     assert exc.value.code == 2
     res = subprocess.run([sys.executable, "-m", "rdmetrics", "--version"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.startswith("rdmetrics ")
+
+
+def test_validation_report_script_smoke(tmp_path):
+    """scripts/validation_report.py runs end to end on a tiny synthetic experiment (no real data needed)."""
+    import importlib.util
+
+    _write_tiny_mvh(tmp_path / "raw")
+    path = Path(__file__).resolve().parents[1] / "scripts" / "validation_report.py"
+    spec = importlib.util.spec_from_file_location("validation_report", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    out = tmp_path / "docs" / "validation.md"
+    rc = mod.main(["--data", str(tmp_path / "raw"), "--out", str(out), "--n-bootstrap", "10"])
+    assert rc == 0
+    text = out.read_text()
+    assert text.startswith("# Validation") and "python scripts/validation_report.py" in text
+    assert "Most stable" in text and "### contrast" in text
+    assert (tmp_path / "docs" / "figures" / "frontier_contrast.png").is_file()
