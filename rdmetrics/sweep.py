@@ -78,6 +78,8 @@ def _undefined_signature(metric: Metric) -> dict[str, Tensor]:
     out = {"rate": rate, "distortion": distortion, "accuracy": 1.0 - distortion, "confmat": confmat}
     for key in ("beta", "kappa", "auc", "secant_slope", "excess_rate"):
         out[key] = nan.clone()
+        if getattr(metric, "n_bootstrap", 0):  # same keys as a defined signature with intervals
+            out[f"{key}_ci"] = torch.full((2,), float("nan"), dtype=torch.float64, device=confmat.device)
     return out
 
 

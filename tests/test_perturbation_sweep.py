@@ -180,7 +180,7 @@ def test_every_n_epochs_and_resume_keeps_history(tmp_path):
     )
     assert [h["epoch"] for h in cb2.history] == [0, 1, 2]
     assert nan_free(cb2.history[0]) == nan_free(cb.history[0])
-    assert [h["epoch"] for h in other.history] == [1]  # only epochs 2 (index 1) of the resumed run; 4 never comes
+    assert [h["epoch"] for h in other.history] == [1]  # every 2nd epoch: index 1 only (the run resumed at index 1)
 
 
 def test_validate_under_inference_mode_and_bf16_autocast(tmp_path):
@@ -192,7 +192,7 @@ def test_validate_under_inference_mode_and_bf16_autocast(tmp_path):
             seen.append((torch.is_inference_mode_enabled(), torch.is_autocast_enabled("cpu")))
             return super().forward(x)
 
-    cb = PerturbationSweep({"contrast": [1.0, 0.3, 0.1]}, num_classes=NUM_CLASSES, save_plots=False)
+    cb = PerturbationSweep({"contrast": [1.0, 0.3, 0.1]}, num_classes=NUM_CLASSES, save_plots=False, n_bootstrap=20)
     _, val = loaders()
     t = pl.Trainer(
         accelerator="cpu",
@@ -206,6 +206,9 @@ def test_validate_under_inference_mode_and_bf16_autocast(tmp_path):
     )
     t.validate(Probe(), val)
     assert len(cb.history) == 1 and "rd/contrast/acc@0.1" in t.callback_metrics
+    assert {"rd/contrast/beta_ci_low", "rd/contrast/beta_ci_high", "rd/contrast/auc_ci_high"} <= set(
+        cb.history[0]["metrics"]
+    )
     n_val_batches = len(val)
     sweep_calls = seen[n_val_batches:]
     assert len(sweep_calls) == 3 * n_val_batches

@@ -270,3 +270,30 @@ def test_dict_batches_and_batch_transform():
         batch_transform=lambda b: (b[1], b[0]),
     ).compute()
     torch.testing.assert_close(out["contrast"], ref["contrast"])
+
+
+def test_signatures_and_bootstrap_intervals_match_functional_on_brute_force_counts():
+    """A brightness classifier under contrast loss (defined frontier): β, κ, AUC and bootstrap intervals from the
+    sweep equal the functional twin applied to the brute-force confusion matrices."""
+    from rdmetrics.functional import rate_distortion_signature
+
+    centers = torch.tensor([0.125, 0.375, 0.625, 0.875])
+
+    def model(x):
+        return -(x.mean(dim=(1, 2, 3))[:, None] - centers).abs()
+
+    g = torch.Generator().manual_seed(1)
+    y = torch.arange(64) % 4
+    bright = (centers[y] + (torch.rand(64, generator=g) - 0.5) * 0.24).clamp(0, 1)
+    x = bright.view(-1, 1, 1, 1).expand(64, 3, 4, 4).contiguous()
+    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
+    levels = [1.0, 0.7, 0.4, 0.2, 0.05]
+    res = run_sweep(
+        model, batches, {"contrast": levels}, num_classes=4, progress=False, metric_kwargs={"n_bootstrap": 50}
+    )
+    out = res.compute()["contrast"]
+    cm = torch.from_numpy(brute_force_confmats(model, batches, "contrast", levels))
+    ref = rate_distortion_signature(cm, n_bootstrap=50, seed=0)
+    assert len(set(ref["distortion"].tolist())) >= 3
+    for key in ("rate", "distortion", "beta", "kappa", "auc", "beta_ci", "kappa_ci", "auc_ci"):
+        torch.testing.assert_close(out[key], ref[key], equal_nan=True)

@@ -50,7 +50,13 @@ class PerturbationSweep(Callback):
     where ``ModelCheckpoint`` / ``EarlyStopping`` can monitor them):
 
     * ``{log_prefix}{family}/beta``, ``/kappa``, ``/auc`` — frontier slope, curvature and area;
-    * ``{log_prefix}{family}/acc@{level}`` — accuracy at each level (``level`` formatted with ``:g``).
+    * ``{log_prefix}{family}/acc@{level}`` — accuracy at each level (``level`` formatted with ``:g``; class-balanced
+      under the metric's default uniform prior);
+    * with ``n_bootstrap > 0`` also ``/beta_ci_low``, ``/beta_ci_high`` (and the same for ``kappa``, ``auc``).
+
+    A frontier that cannot be fitted (e.g. an untrained model with the same error at every level) logs NaN for β, κ
+    and AUC instead of stopping training (``compute_sweep(strict=False)``). With ``val_check_interval < 1`` the sweep
+    runs after every validation of a selected epoch.
 
     Behaviour:
 
@@ -197,6 +203,9 @@ class PerturbationSweep(Callback):
             for key in _SCALAR_KEYS:
                 if key in out:
                     logged[prefix + key] = _to_float(out[key])
+                if f"{key}_ci" in out:  # with n_bootstrap > 0
+                    low, high = _to_list(out[f"{key}_ci"])
+                    logged[f"{prefix}{key}_ci_low"], logged[f"{prefix}{key}_ci_high"] = low, high
             levels = result.levels[family]
             acc = _to_list(out["accuracy"])
             for level, a in zip(levels, acc):
