@@ -203,7 +203,9 @@ def _ddp_worker(rank: int, world_size: int, port: int, fn: Callable[..., Any], a
     try:
         dist.init_process_group("gloo", rank=rank, world_size=world_size, timeout=datetime.timedelta(seconds=60))
         out = fn(rank, world_size, *args)
-        result_queue.put((rank, "ok", to_comparable(out)))
+        # plain bytes, not tensors: torch.multiprocessing shares tensors through file descriptors, which races with
+        # the child's exit for outputs holding many tensors
+        result_queue.put((rank, "ok", pickle.dumps(to_comparable(out))))
     except BaseException as err:  # report, never hang the parent
         import traceback
 
@@ -239,7 +241,7 @@ def run_ddp(fn: Callable[..., Any], *args: Any, world_size: int = DDP_WORLD_SIZE
                 raise TimeoutError(f"DDP run timed out after {timeout}s (a rank hung)") from err
             if status != "ok":
                 raise RuntimeError(f"rank {rank} failed:\n{payload}")
-            results[rank] = payload
+            results[rank] = pickle.loads(payload)
     finally:
         for p in procs:
             p.join(timeout=10)
