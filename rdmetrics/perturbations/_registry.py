@@ -23,7 +23,7 @@ _REGISTRY: dict[str, Perturbation] = {}
 
 
 def _check_images(images: object) -> Tensor:
-    """Validate a batch ``[B, C, H, W]`` of floating images in ``[0, 1]`` (C = 1 or 3); returns it clamped."""
+    """Validate a batch ``[B, C, H, W]`` of floating images in ``[0, 1]`` (C = 1 or 3); clamps in-tolerance values."""
     images = _check_tensor(images, "images")
     if not images.is_floating_point():
         raise TypeError(f"`images` must be a floating tensor with values in [0, 1], got dtype {images.dtype}")
@@ -41,7 +41,9 @@ def _check_images(images: object) -> Tensor:
                 f"`images` must hold values in [0, 1] (tolerance {RANGE_TOLERANCE:g}), got min {lo:.6g} and max"
                 f" {hi:.6g}; undo any mean/std normalisation before perturbing"
             )
-    return images.clamp(0.0, 1.0)
+        if lo < 0.0 or hi > 1.0:
+            images = images.clamp(0.0, 1.0)
+    return images
 
 
 def _same_level(a: Any, b: Any) -> bool:
