@@ -472,3 +472,13 @@ def test_jpeg_error_grows_as_quality_drops():
     assert float((p(grey, 99) - grey).abs().mean()) < 2 / 255
     g = p(x[:, :1], 10)
     assert g.shape == (2, 1, 32, 32) and float((g - x[:, :1]).abs().mean()) > 0
+
+
+def test_numpy_and_tensor_severities_and_perturbation_objects():
+    x = natural_images(1, 3, 8, 8)
+    torch.testing.assert_close(get_perturbation("jpeg")(x, np.int64(50)), get_perturbation("jpeg")(x, 50))
+    torch.testing.assert_close(get_perturbation("low-pass")(x, torch.tensor(3.0)), get_perturbation("low-pass")(x, 3))
+    torch.testing.assert_close(get_perturbation("rotation")(x, np.int64(90)), get_perturbation("rotation")(x, 90))
+    p = get_perturbation("contrast", grayscale=False)
+    assert get_perturbation(p) is p and p.options == {"grayscale": False}
+    assert "grayscale" in repr(p)

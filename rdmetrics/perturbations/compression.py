@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from rdmetrics.perturbations._checks import _check_int_severity
 from rdmetrics.perturbations._registry import register_perturbation
 
 JPEG_LEVELS = (100, 25, 18, 15, 10, 7)
@@ -29,10 +30,7 @@ def jpeg(images: Tensor, severity: int, generator: torch.Generator | None = None
         >>> y.shape, bool(0 < float((y - x).abs().mean()) < 0.5)
         (torch.Size([2, 3, 32, 32]), True)
     """
-    if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 100:
-        if not (isinstance(severity, float) and severity.is_integer() and 1 <= severity <= 100):
-            raise ValueError(f"jpeg: severity must be an integer quality in [1, 100], got {severity!r}")
-    q = int(severity)
+    q = _check_int_severity("jpeg quality", severity, 1, 100)
     if q == 100 or images.shape[0] == 0:
         return images
     from torchvision.io import decode_jpeg, encode_jpeg
