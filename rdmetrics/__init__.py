@@ -17,6 +17,12 @@ _EXPORTS: dict[str, str] = {
     "RateDistortionSignature": "rdmetrics.rate_distortion",
     # generative precision / recall / entropy
     "PrecisionRecallEntropy": "rdmetrics.generative",
+    "evaluate_generator": "rdmetrics.evaluate_generator",
+    "TimmFeatureExtractor": "rdmetrics.extractors.timm",
+    "as_extractor": "rdmetrics.extractors",
+    "get_extractor": "rdmetrics.extractors",
+    "list_extractors": "rdmetrics.extractors",
+    "register_extractor": "rdmetrics.extractors",
     # agreement and similarity
     "PredictionAgreement": "rdmetrics.agreement",
     "ErrorConsistency": "rdmetrics.agreement",
