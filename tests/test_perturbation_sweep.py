@@ -215,6 +215,17 @@ def test_validate_under_inference_mode_and_bf16_autocast(tmp_path):
     assert all(autocast for _, autocast in sweep_calls)
 
 
+class HistoryToMetrics(pl.Callback):
+    """ddp_spawn only returns rank 0's callback_metrics: expose the sweep's sample counts through them."""
+
+    def __init__(self, sweep):
+        self.sweep = sweep
+
+    def on_validation_epoch_end(self, trainer, pl_module):
+        for family, curve in self.sweep.history[-1]["curves"].items():
+            pl_module.log(f"n/{family}", float(sum(curve["num_samples"])), sync_dist=True)
+
+
 def _ddp_fit(tmp_path):
     cb = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, save_plots=False)
     train, val = loaders(n_train=16, n_val=29)  # 29 = 15 + 14: uneven shards, padding would duplicate a sample
@@ -224,7 +235,7 @@ def _ddp_fit(tmp_path):
         accelerator="cpu",
         devices=2,
         strategy="ddp_spawn",
-        callbacks=[cb],
+        callbacks=[cb, HistoryToMetrics(cb)],
         limit_train_batches=1,
         num_sanity_val_steps=0,
         enable_progress_bar=False,
@@ -246,6 +257,8 @@ def test_ddp_spawn_matches_single_process(tmp_path):
     rows = [r for r in read_csv(csv_path) if r.get("rd/contrast/acc@1")]
     assert len(rows) == 1
     for family, levels in PERTURBATIONS.items():
+        # no sample counted twice (a padding DistributedSampler would give 30 per level) and none lost
+        assert float(t.callback_metrics[f"n/{family}"]) == 29 * len(levels)
         for li, level in enumerate(levels):
             name = f"rd/{family}/acc@{level:g}"
             expected = float(ref[family]["accuracy"][li])

@@ -66,8 +66,9 @@ class PerturbationSweep(Callback):
       the loader is rebuilt with Lightning's ``UnrepeatedDistributedSampler`` so that each rank sweeps a disjoint
       shard and no sample is counted twice; the metrics sync when computed (every rank computes).
     * ``history``: one dict per sweep with ``epoch``, ``global_step``, the logged values and the per-level
-      ``rate`` / ``distortion`` / ``accuracy`` curves. It is saved in checkpoints (``state_dict``) under a
-      ``state_key`` that includes the families and the log prefix, so a resumed run continues it.
+      ``rate`` / ``distortion`` / ``accuracy`` / ``num_samples`` curves (all ranks together). It is saved in
+      checkpoints (``state_dict``) under a ``state_key`` that includes the families and the log prefix, so a resumed
+      run continues it.
     * A frontier plot per family (all sweeps so far, latest highlighted) is written on rank 0 to
       ``<trainer.log_dir>/rd_sweep/<family>.png`` when matplotlib is installed and ``save_plots`` is true.
 
@@ -215,6 +216,7 @@ class PerturbationSweep(Callback):
                 "accuracy": acc,
                 "rate": _to_list(out["rate"]),
                 "distortion": _to_list(out["distortion"]),
+                "num_samples": [int(n) for n in _to_list(out["confmat"].sum(dim=(-2, -1)))] if "confmat" in out else [],
             }
         entry = {
             "epoch": int(trainer.current_epoch),
