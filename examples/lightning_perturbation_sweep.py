@@ -67,7 +67,7 @@ def digits_loaders(quick: bool) -> tuple[DataLoader, DataLoader]:
     perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
     train, val = perm[:1300], perm[1300:]
     if quick:
-        val = val[:256]
+        val = val[:192]
     return (
         DataLoader(TensorDataset(x[train], y[train]), batch_size=64, shuffle=True),
         DataLoader(TensorDataset(x[val], y[val]), batch_size=128),

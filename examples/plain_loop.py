@@ -85,7 +85,7 @@ def main() -> None:
     start = time.perf_counter()
     train_set, test_set = digits()
     if args.quick:
-        test_set = TensorDataset(*(t[:256] for t in test_set.tensors))
+        test_set = TensorDataset(*(t[:192] for t in test_set.tensors))
     epochs = args.epochs or (2 if args.quick else 15)
     model = make_model()
     train(model, DataLoader(train_set, batch_size=64, shuffle=True), epochs)
