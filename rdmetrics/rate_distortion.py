@@ -210,11 +210,16 @@ class RateDistortionSignature(Metric):
         block = self.num_classes * self.num_cols
         flat = torch.add(labels, target, alpha=self.num_cols)  # target * K + pred
         if isinstance(cond, Tensor):
-            counts = torch.bincount(flat.add_(cond, alpha=block), minlength=self.num_conditions * block)
-            self.confmat += counts.reshape(self.confmat.shape)
+            flat.add_(cond, alpha=block)  # condition * C * K + target * K + pred
+            target_state = self.confmat.view(-1)
         else:
-            counts = torch.bincount(flat, minlength=block)
-            self.confmat[cond] += counts.reshape(self.num_classes, self.num_cols)
+            target_state = self.confmat[cond].view(-1)
+        if target_state.numel() <= 8 * flat.numel():
+            # one bincount over all bins (cheap when the state is small relative to the batch)
+            target_state += torch.bincount(flat, minlength=target_state.numel())
+        else:
+            # large state (many classes / conditions): O(N) scatter instead of an O(L*C*K) histogram
+            target_state.index_add_(0, flat, torch.ones_like(flat))
 
     def compute(self) -> dict[str, Tensor]:
         """Per-condition rates/distortions and the frontier signatures (see the class docstring)."""
