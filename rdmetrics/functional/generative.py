@@ -47,7 +47,7 @@ import math
 
 from torch import Tensor
 
-from rdmetrics.functional.knn import _validate_points, knn_cross, knn_within
+from rdmetrics.functional.knn import _knn_cross, _knn_within, _validate_points
 from rdmetrics.utilities.checks import _check_positive_int
 
 _SCALAR_KEYS = ("pce", "rce", "re", "h_real", "h_fake", "ce_fake_real", "ce_real_fake")
@@ -107,17 +107,11 @@ def _precision_recall_entropy_compute(
 ) -> dict[str, Tensor]:
     n, d = real.shape
     m = fake.shape[0]
-    dist_r, _ = knn_within(real, k, block_size=block_size)
-    dist_g, _ = knn_within(fake, k, block_size=block_size)
+    # inputs were validated by the caller: the engine's private entry points skip re-checking them
+    dist_r, _ = _knn_within(real, k, "euclidean", block_size)
+    dist_g, _ = _knn_within(fake, k, "euclidean", block_size)
     rho_r, rho_g = dist_r[:, k - 1], dist_g[:, k - 1]
-    cross = knn_cross(
-        real,
-        fake,
-        k,
-        radius_a=rho_r if prdc else None,
-        radius_b=rho_g if prdc else None,
-        block_size=block_size,
-    )
+    cross = _knn_cross(real, fake, k, rho_r if prdc else None, rho_g if prdc else None, block_size)
     nu_r, nu_g = cross.dist_ab[:, k - 1], cross.dist_ba[:, k - 1]
     _check_no_zero(rho_r, "real samples have their k-th nearest real neighbour")
     _check_no_zero(rho_g, "fake samples have their k-th nearest fake neighbour")

@@ -139,8 +139,8 @@ def _exact_dist(a: Tensor, rows: Tensor, b: Tensor, cols: Tensor) -> Tensor:
     chunk = max(1, _EXACT_CHUNK_BYTES // max(1, c * d * 8))
     for s in range(0, r, chunk):
         e = min(r, s + chunk)
-        diff = a[rows[s:e]].double().unsqueeze(1) - b[cols[s:e]].double()
-        out[s:e] = diff.pow_(2).sum(-1).sqrt_()
+        diff = b[cols[s:e]].double().sub_(a[rows[s:e]].double().unsqueeze(1))
+        out[s:e] = torch.linalg.vector_norm(diff, dim=-1)
     return out
 
 
@@ -151,7 +151,7 @@ def _exact_pairs(a: Tensor, ia: Tensor, b: Tensor, ib: Tensor) -> Tensor:
     chunk = max(1, _EXACT_CHUNK_BYTES // max(1, d * 8))
     for s in range(0, ia.shape[0], chunk):
         e = min(ia.shape[0], s + chunk)
-        out[s:e] = (a[ia[s:e]].double() - b[ib[s:e]].double()).pow_(2).sum(-1).sqrt_()
+        out[s:e] = torch.linalg.vector_norm(a[ia[s:e]].double() - b[ib[s:e]].double(), dim=-1)
     return out
 
 
@@ -176,7 +176,7 @@ def _full_exact_rows(a: Tensor, rows: Tensor, b: Tensor, k: int, exclude_self: b
         best_i = torch.empty((r.shape[0], 0), dtype=torch.long, device=a.device)
         for c0 in range(0, m, col_chunk):
             c1 = min(m, c0 + col_chunk)
-            dd = (ar.unsqueeze(1) - b[c0:c1].double().unsqueeze(0)).pow_(2).sum(-1).sqrt_()
+            dd = torch.linalg.vector_norm(ar.unsqueeze(1) - b[c0:c1].double().unsqueeze(0), dim=-1)
             ii = torch.arange(c0, c1, device=a.device).expand(r.shape[0], -1)
             if exclude_self:
                 dd[r.unsqueeze(1) == ii] = math.inf
@@ -311,11 +311,15 @@ def knn_within(
     x = _validate_points(x, "x")
     if metric not in ("euclidean", "cosine"):
         raise ValueError(f"`metric` must be 'euclidean' or 'cosine', got {metric!r}")
-    n = x.shape[0]
     k = _check_positive_int(k, "k")
-    if k >= n:
-        raise ValueError(f"`k` must be smaller than the number of points ({n}) to exclude self, got k={k}")
+    if k >= x.shape[0]:
+        raise ValueError(f"`k` must be smaller than the number of points ({x.shape[0]}) to exclude self, got k={k}")
+    return _knn_within(x, k, metric, block_size)
 
+
+def _knn_within(x: Tensor, k: int, metric: Metric, block_size: int | None) -> tuple[Tensor, Tensor]:
+    """:func:`knn_within` on validated input."""
+    n = x.shape[0]
     dtype = _compute_dtype(x)
     src = _normalize_rows(x, "x") if metric == "cosine" else x
     xc, sq = _centred(src, src.mean(0, dtype=torch.float64), dtype)
@@ -405,7 +409,14 @@ def knn_cross(
             if r.shape != (size,):
                 raise ValueError(f"`{name}` must have shape ({size},), got {tuple(r.shape)}")
             _check_finite(r, name)
+    return _knn_cross(a, b, k, radius_a, radius_b, block_size)
 
+
+def _knn_cross(
+    a: Tensor, b: Tensor, k: int, radius_a: Tensor | None, radius_b: Tensor | None, block_size: int | None
+) -> CrossKNN:
+    """:func:`knn_cross` on validated input."""
+    n, m = a.shape[0], b.shape[0]
     dtype = _compute_dtype(a, b)
     mean = (a.sum(0, dtype=torch.float64) + b.sum(0, dtype=torch.float64)) / (n + m)
     ac, sq_a = _centred(a, mean, dtype)
