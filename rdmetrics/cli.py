@@ -138,12 +138,39 @@ def _progress(iterable: Any, **kwargs: Any) -> Any:
     return tqdm(iterable, file=sys.stderr, disable=None, leave=False, **kwargs)
 
 
-def _signature_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+def matched_distortion(distortions: Sequence[Sequence[float]]) -> float | None:
+    """Common reference distortion for systems compared "at matched accuracy".
+
+    ``D* = (max_s min_l D_{s,l} + min_s max_l D_{s,l}) / 2``: the midpoint of the intersection of the systems'
+    observed D ranges, so every frontier is read inside its own data. ``None`` when the ranges do not overlap.
+
+    Example:
+        >>> matched_distortion([[0.1, 0.5, 0.9], [0.3, 0.7]])
+        0.5
+        >>> matched_distortion([[0.0, 0.1], [0.3, 0.7]]) is None
+        True
+    """
+    lo = max(min(d) for d in distortions)
+    hi = min(max(d) for d in distortions)
+    return (lo + hi) / 2 if hi > lo else None
+
+
+def _at_arg(value: str) -> float | str:
+    if value == "matched":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a distortion in [0, 1] or 'matched', got {value!r}") from None
+
+
+def _signature_kwargs(args: argparse.Namespace, at: float | None = None) -> dict[str, Any]:
     kw: dict[str, Any] = {"prior": args.prior, "correction": args.correction}
     if args.method is not None:
         kw["method"] = args.method
-    if args.at is not None:
-        kw["at"] = args.at
+    at = at if at is not None else (args.at if isinstance(args.at, float) else None)
+    if at is not None:
+        kw["at"] = at
     kw["n_bootstrap"] = args.n_bootstrap
     kw["ci"] = args.ci
     kw["seed"] = args.seed
@@ -151,7 +178,7 @@ def _signature_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _levels_and_signature(
-    cm: Tensor, conditions: Sequence[str], args: argparse.Namespace
+    cm: Tensor, conditions: Sequence[str], args: argparse.Namespace, at: float | None = None
 ) -> tuple[dict[str, list[float]], dict[str, Any], str]:
     """Per-level accuracy / D / plug-in and corrected rate, and the RD signatures (or a note why none)."""
     from rdmetrics.functional import rate_distortion_points, rate_distortion_signature
@@ -172,7 +199,7 @@ def _levels_and_signature(
     }
     note = ""
     try:
-        sig = rate_distortion_signature(cm, **_signature_kwargs(args))
+        sig = rate_distortion_signature(cm, **_signature_kwargs(args, at))
     except ValueError as err:  # e.g. too few levels for the chosen frontier method
         sig, note = {}, f"no signature: {' '.join(str(err).split())}"
     keep = ("beta", "kappa", "auc", "secant_slope", "excess_rate", "at", "beta_se")
@@ -192,7 +219,7 @@ def _sig_columns(sig: dict[str, Any]) -> dict[str, float]:
 
 def _add_signature_options(p: argparse.ArgumentParser, n_bootstrap: int) -> None:
     p.add_argument("--method", choices=_METHODS, default=None, help="frontier fit (default: the library default)")
-    p.add_argument("--at", type=float, default=None, help="distortion D at which beta/kappa are read (matched D)")
+    p.add_argument("--at", type=float, default=None, help="distortion D* at which beta/kappa are read")
     p.add_argument("--correction", choices=_CORRECTIONS, default="miller_madow", help="MI bias correction")
     p.add_argument("--prior", choices=("uniform", "empirical"), default="uniform", help="class prior p(x)")
     p.add_argument("--n-bootstrap", type=int, default=n_bootstrap, help="bootstrap resamples for the CIs (0: none)")
@@ -258,13 +285,26 @@ def _cmd_mvh(args: argparse.Namespace) -> int:
         "experiments": {},
     }
     per_exp_levels: dict[str, dict[str, dict[str, list[float]]]] = {}
+    matched: dict[str, float | None] = {}
+    if args.at == "matched":
+        from rdmetrics.functional import rate_distortion_points
+
+        for name, exp in data.items():
+            d, _ = rate_distortion_points(torch.stack([exp.confmat(o) for o in exp.observers]), prior=args.prior)
+            matched[name] = matched_distortion(d.tolist())
     for name, obs in _progress(jobs, desc="mvh", unit="observer"):
         exp = data[name]
-        levels, sig, note = _levels_and_signature(exp.confmat(obs), exp.conditions, args)
+        at = matched.get(name)
+        if args.at == "matched" and at is None:
+            levels, sig, note = _levels_and_signature(exp.confmat(obs), exp.conditions, args)
+            note = "no common D range across observers (at=matched); " + (note or "read at own midpoint")
+        else:
+            levels, sig, note = _levels_and_signature(exp.confmat(obs), exp.conditions, args, at)
         kind = _observer_kind(exp, obs)
         per_exp_levels.setdefault(name, {})[obs] = levels
         entry = report["experiments"].setdefault(
-            name, {"conditions": list(exp.conditions), "monotone": exp.monotone, "observers": {}}
+            name,
+            {"conditions": list(exp.conditions), "monotone": exp.monotone, "at": matched.get(name), "observers": {}},
         )
         entry["observers"][obs] = {"kind": kind, "levels": _to_py(levels), "signature": sig, "note": note}
         for i, cond in enumerate(exp.conditions):
@@ -529,6 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="folder for levels.csv, signatures.csv, report.json, frontier_*.png")
     p.add_argument("--no-plots", action="store_true", help="skip the frontier plots")
     _add_signature_options(p, n_bootstrap=200)
+    for action in p._actions:
+        if "--at" in action.option_strings:
+            action.type = _at_arg
+            action.help = "D* for beta/kappa: a number, or 'matched' (one common D per experiment, inside every range)"
     p.set_defaults(handler=_cmd_mvh)
 
     p = sub.add_parser("generative", help="precision/recall cover entropy (+ PRDC) of REAL vs FAKE features")
@@ -572,4 +616,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-__all__ = ["CLIError", "build_parser", "main"]
+__all__ = ["CLIError", "build_parser", "main", "matched_distortion"]

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from rdmetrics import __version__
-from rdmetrics.cli import _plot_frontiers, _progress, _Staging
+from rdmetrics.cli import _plot_frontiers, _progress, _Staging, matched_distortion
 from rdmetrics.datasets import HUMANS, load_model_vs_human
 from rdmetrics.datasets.model_vs_human import default_mvh_dir
 from rdmetrics.functional import error_consistency, rate_distortion_points, rate_distortion_signature
@@ -76,12 +76,6 @@ def _signature(cm: torch.Tensor, method: str, at: float, args: argparse.Namespac
     out["abs_kappa_ci"] = _abs_interval(*out["kappa_ci"])
     out["abs_kappa_ci_alt"] = _abs_interval(*out["kappa_ci_alt"])
     return out
-
-
-def _matched_d(ranges: dict[str, tuple[float, float]]) -> tuple[float, float, float]:
-    lo = max(r[0] for r in ranges.values())
-    hi = min(r[1] for r in ranges.values())
-    return lo, hi, (lo + hi) / 2
 
 
 def _error_consistency(exp: Any) -> dict[str, Any]:
@@ -174,8 +168,9 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
             o: {"distortion": d[i].tolist(), "rate": mm[i].tolist(), "rate_plugin": plug[i].tolist()}
             for i, o in enumerate(exp.observers)
         }
-        ranges = {o: (min(v["distortion"]), max(v["distortion"])) for o, v in levels.items()}
-        lo, hi, at = _matched_d(ranges)
+        dists = [v["distortion"] for v in levels.values()]
+        lo, hi = max(min(x) for x in dists), min(max(x) for x in dists)
+        at = matched_distortion(dists)
         entry = {
             "exp": exp,
             "levels": levels,
@@ -184,7 +179,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
             "ec": _error_consistency(exp),
         }
         results["experiments"][name] = entry
-        if len(exp.conditions) >= 3 and hi > lo:
+        if len(exp.conditions) >= 3 and at is not None:
             jobs += [(name, m, o) for m in METHODS for o in exp.observers]
     for name, method, obs in _progress(jobs, desc="signatures", unit="fit"):
         entry = results["experiments"][name]

@@ -253,6 +253,26 @@ def test_mvh_synthetic(tmp_path, capsys):
     assert float(srows["toynet"]["beta"]) == pytest.approx(sig["beta"], rel=1e-12)
 
 
+def test_mvh_matched_at(tmp_path, capsys):
+    counts = _write_tiny_mvh(tmp_path / "raw")
+    out = tmp_path / "res"
+    assert main(["mvh", str(tmp_path / "raw"), "--at", "matched", "--n-bootstrap", "0", "--out", str(out)]) == 0
+    capsys.readouterr()
+    rep = json.loads((out / "report.json").read_text())["experiments"]["contrast"]
+    # D per level (uniform prior) of each observer in numpy; pooled humans == the only subject here
+    ds = [1 - np.einsum("lxx->l", c[:, :, :16] / c.sum(2, keepdims=True)) / 16 for c in counts.values()]
+    lo, hi = max(d.min() for d in ds), min(d.max() for d in ds)
+    assert rep["at"] == pytest.approx((lo + hi) / 2, abs=1e-12)
+    for o in rep["observers"].values():
+        assert o["signature"]["at"] == pytest.approx((lo + hi) / 2, abs=1e-12)
+
+
+def test_mvh_at_rejects_words(tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["mvh", str(tmp_path), "--at", "soon"])
+    assert exc.value.code == 2
+
+
 def test_mvh_errors_leave_nothing(tmp_path, capsys):
     out = tmp_path / "res"
     assert main(["mvh", str(tmp_path / "absent"), "--out", str(out)]) == 1
