@@ -69,7 +69,7 @@ from rdmetrics.utilities.checks import (
 # input validation
 
 
-def _features(x: object, name: str, dim: int | None = None) -> Tensor:
+def _features(x: object, name: str, dim: int | None = None, check_finite: bool = True) -> Tensor:
     """``[N, d]`` floating features (``[N, ...]`` is flattened), finite, ``d == dim`` when given."""
     x = _check_tensor(x, name)
     if not x.is_floating_point():
@@ -81,13 +81,16 @@ def _features(x: object, name: str, dim: int | None = None) -> Tensor:
         raise ValueError(f"`{name}` has zero feature dimensions")
     if dim is not None and x.shape[1] != dim:
         raise ValueError(f"`{name}` has {x.shape[1]} features, expected {dim}")
-    _check_finite(x, name)
+    if check_finite:
+        _check_finite(x, name)
     return x
 
 
-def _pair(x: object, y: object, dim_a: int | None = None, dim_b: int | None = None) -> tuple[Tensor, Tensor]:
-    a = _features(x, "x", dim_a)
-    b = _features(y, "y", dim_b)
+def _pair(
+    x: object, y: object, dim_a: int | None = None, dim_b: int | None = None, check_finite: bool = True
+) -> tuple[Tensor, Tensor]:
+    a = _features(x, "x", dim_a, check_finite)
+    b = _features(y, "y", dim_b, check_finite)
     _check_same_num_samples(a, b, "x", "y")
     if a.device != b.device:
         raise ValueError(f"`x` and `y` must be on the same device, got {a.device} and {b.device}")
@@ -155,18 +158,26 @@ def _linear_cka_update(state: Tensor, x: Tensor, y: Tensor) -> Tensor:
 
     The batch is shifted by the state's shift (set to this batch's mean if the state is empty) in float64; the
     three Gram-like products run in the input precision (float64 for float64 inputs, float32 otherwise) and are
-    accumulated in float64. No host synchronisation.
+    accumulated in float64. Finiteness is checked on the float64 row norms (one host synchronisation per batch)
+    before anything is written, so a bad batch leaves the state untouched.
     """
     da, db = int(state[0]), int(state[1])
-    a, b = _pair(x, y, da, db)
+    a, b = _pair(x, y, da, db, check_finite=False)
     st = _unpack(state)
     if a.shape[0] == 0:
         return state
     a64, b64 = a.to(state.device, torch.float64), b.to(state.device, torch.float64)
     empty = st["n"] == 0
-    st["shift_a"].copy_(torch.where(empty, a64.mean(0), st["shift_a"]))
-    st["shift_b"].copy_(torch.where(empty, b64.mean(0), st["shift_b"]))
-    u64, v64 = a64 - st["shift_a"], b64 - st["shift_b"]
+    shift_a = torch.where(empty, a64.mean(0), st["shift_a"])
+    shift_b = torch.where(empty, b64.mean(0), st["shift_b"])
+    u64, v64 = a64 - shift_a, b64 - shift_b
+    q, r = u64.square().sum(1), v64.square().sum(1)
+    if not bool(torch.isfinite(q.sum() + r.sum())):
+        _check_finite(a, "x")
+        _check_finite(b, "y")
+        raise ValueError("`x` or `y` has values too large for float64 squared norms")
+    st["shift_a"].copy_(shift_a)
+    st["shift_b"].copy_(shift_b)
     work = torch.float64 if a.dtype == torch.float64 and b.dtype == torch.float64 else torch.float32
     u, v = u64.to(work), v64.to(work)
     if work == torch.float64:
@@ -174,10 +185,9 @@ def _linear_cka_update(state: Tensor, x: Tensor, y: Tensor) -> Tensor:
         st["m_aa"].addmm_(u.T, u)
         st["m_bb"].addmm_(v.T, v)
     else:
-        st["m_ab"] += (u.T @ v).double()
-        st["m_aa"] += (u.T @ u).double()
-        st["m_bb"] += (v.T @ v).double()
-    q, r = u64.square().sum(1), v64.square().sum(1)
+        st["m_ab"].add_(u.T @ v)  # float32 product, promoted into the float64 state in place
+        st["m_aa"].add_(u.T @ u)
+        st["m_bb"].add_(v.T @ v)
     st["n"] += a.shape[0]
     st["s_a"] += u64.sum(0)
     st["s_b"] += v64.sum(0)
