@@ -5,8 +5,9 @@ How it works (same on CPU and CUDA):
 1. Both sets are centred on a common mean (distances are translation invariant; centring shrinks the norms and
    so the rounding error of the next step).
 2. Squared distances of one *row block* of queries against all references come from one GEMM,
-   :math:`\|a\|^2 + \|b\|^2 - 2 a b^\top`, in the input precision (float32 or float64; half precision is upcast to
-   float32). Memory is ``O(block_size x M)``; the full ``N x M`` matrix never exists.
+   :math:`\|a\|^2 + \|b\|^2 - 2 a b^\top` (augmented operands ``[a, 1, |a|^2]`` and ``[-2b, |b|^2, 1]``, written
+   into a reused buffer, so no extra pass over the block), in the input precision (float32 or float64; half
+   precision is upcast to float32). Memory is ``O(block_size x M)``; the full ``N x M`` matrix never exists.
 3. ``k + 8`` candidates per row are kept (``torch.topk``). With a rigorous bound ``band`` on the GEMM rounding
    error of a squared distance, only the candidates whose approximate value is within ``2 band`` of the approximate
    ``k``-th can belong to the true k nearest; their distances are **recomputed exactly in float64 by difference**
@@ -327,17 +328,22 @@ def _knn_within(x: Tensor, k: int, metric: Metric, block_size: int | None) -> tu
     c = min(n - 1, k + _EXTRA_CANDIDATES)
     bs = _resolve_block_size(block_size, n, n, x.device, xc.element_size())
 
+    # one GEMM per block gives ||b||^2 - 2 a.b (augmented operands [a, 1] . [-2b, ||b||^2]); the row-constant
+    # ||a||^2 does not change the ranking and is added to the kept values only
+    lhs = torch.cat([xc, torch.ones_like(sq).unsqueeze(1)], 1)
+    rhs = torch.cat([-2.0 * xc, sq.unsqueeze(1)], 1)
+    del xc
+    src64 = src.double()
+    buf = torch.empty((bs, n), dtype=dtype, device=x.device)
     dists, idxs = [], []
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
-        # the row-constant ||a||^2 does not change the ranking: it is added to the kept values only
-        d2 = torch.addmm(sq.unsqueeze(0), xc[i0:i1], xc.T, alpha=-2.0)
+        d2 = torch.mm(lhs[i0:i1], rhs.T, out=buf[: i1 - i0])
         d2.diagonal(offset=i0).fill_(math.inf)
         vals, cand = torch.topk(d2, c, dim=1, largest=False, sorted=True)
-        del d2
         vals = vals.double() + sq[i0:i1].double().unsqueeze(1)
         rows = torch.arange(i0, i1, device=x.device)
-        d, ix = _select_exact(src, rows, src, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
+        d, ix = _select_exact(src64, rows, src64, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
         dists.append(d)
         idxs.append(ix)
     dist = torch.cat(dists)
@@ -434,19 +440,25 @@ def _knn_cross(
     if rb is not None:
         rb2_c = rb.pow(2).to(dtype)
 
+    # one GEMM per block gives the full ||a||^2 + ||b||^2 - 2 a.b (operands [a, 1, ||a||^2] . [-2b, ||b||^2, 1])
+    lhs = torch.cat([ac, torch.ones_like(sq_a).unsqueeze(1), sq_a.unsqueeze(1)], 1)
+    rhs = torch.cat([-2.0 * bc, sq_b.unsqueeze(1), torch.ones_like(sq_b).unsqueeze(1)], 1)
+    del ac, bc
+    a64, b64 = a.double(), b.double()
+    buf = torch.empty((bs, m), dtype=dtype, device=dev)
+
     dists_ab, idxs_ab = [], []
     run_val = torch.full((m, c_ba), math.inf, dtype=dtype, device=dev)
     run_idx = torch.zeros((m, c_ba), dtype=torch.long, device=dev)
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
-        d2 = torch.addmm(sq_b.unsqueeze(0), ac[i0:i1], bc.T, alpha=-2.0)
-        d2.add_(sq_a[i0:i1].unsqueeze(1))
+        d2 = torch.mm(lhs[i0:i1], rhs.T, out=buf[: i1 - i0])
         rows = torch.arange(i0, i1, device=dev)
 
         # a -> b: row-wise top-c, final for this block
         vals, cand = torch.topk(d2, c_ab, dim=1, largest=False, sorted=True)
         vals = vals.double()
-        d, ix = _select_exact(a, rows, b, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
+        d, ix = _select_exact(a64, rows, b64, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
         dists_ab.append(d)
         idxs_ab.append(ix)
 
@@ -457,13 +469,13 @@ def _knn_cross(
             ok = vals[:, -1] - band >= r.pow(2) if c_ab < m else torch.ones_like(r, dtype=torch.bool)
             pr, pc = ((vals <= r2_hi.unsqueeze(1)) & ok.unsqueeze(1)).nonzero(as_tuple=True)
             owner = cand[pr, pc]
-            _count_hits(count_b, owner, vals[pr, pc], r2_lo[pr], r[pr], a, pr + i0, b, owner)
+            _count_hits(count_b, owner, vals[pr, pc], r2_lo[pr], r[pr], a64, pr + i0, b64, owner)
             if not bool(ok.all()):
                 bad = (~ok).nonzero().flatten()
                 sub = d2[bad]
                 pr, pj = (sub <= r2_hi[bad].to(dtype).unsqueeze(1)).nonzero(as_tuple=True)
                 rr = bad[pr]
-                _count_hits(count_b, pj, sub[pr, pj].double(), r2_lo[rr], r[rr], a, rr + i0, b, pj)
+                _count_hits(count_b, pj, sub[pr, pj].double(), r2_lo[rr], r[rr], a64, rr + i0, b64, pj)
 
         # b -> a: only entries below the running per-column c-th best can matter
         thr = run_val.max(1).values
@@ -488,14 +500,14 @@ def _knn_cross(
             amb = ((rowmin >= -band) & (rowmin <= band)).nonzero().flatten()
             if amb.numel():
                 pr, pj = (d2[amb] <= band).nonzero(as_tuple=True)
-                hit = _exact_pairs(a, amb[pr] + i0, b, pj) < rb[pj]
+                hit = _exact_pairs(a64, amb[pr] + i0, b64, pj) < rb[pj]
                 in_any_a.index_fill_(0, amb[pr[hit]] + i0, True)
         del d2
 
     run_val, order = torch.sort(run_val.double(), dim=1)
     run_idx = run_idx.gather(1, order)
     rows_b = torch.arange(m, device=dev)
-    dist_ba, idx_ba = _select_exact(b, rows_b, a, run_val, run_idx, k, band, complete=c_ba == n, exclude_self=False)
+    dist_ba, idx_ba = _select_exact(b64, rows_b, a64, run_val, run_idx, k, band, complete=c_ba == n, exclude_self=False)
     return CrossKNN(torch.cat(dists_ab), torch.cat(idxs_ab), dist_ba, idx_ba, count_b, in_any_a)
 
 
