@@ -141,6 +141,46 @@ def test_real_encoded_once_with_cached_metric():
     assert first == again  # same seed, same model, cached real features
 
 
+def test_real_set_forms_and_rank_shares(tmp_path):
+    import numpy as np
+
+    from rdmetrics.evaluate_generator import _iter_real
+
+    real = real_set(per_mode=10)
+
+    def draw(b: int) -> torch.Tensor:
+        return mixture_sample(b, 4)
+
+    ref = evaluate_generator(draw, real, None, n=50, k=3)
+    torch.save(real, tmp_path / "real.pt")
+    np.save(tmp_path / "real.npy", real.numpy())
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(real), batch_size=16)
+    for form in (loader, tmp_path / "real.pt", str(tmp_path / "real.npy"), real.numpy()):
+        out = evaluate_generator(draw, form, None, n=50, k=3)
+        assert out == pytest.approx(ref, rel=1e-12)
+    (tmp_path / "real.csv").touch()
+    with pytest.raises(ValueError, match="unsupported"):
+        evaluate_generator(draw, tmp_path / "real.csv", None, n=50, k=3)
+
+    # every row of the real set goes to exactly one rank, shares differ by at most one row / batch
+    shares = [torch.cat(list(_iter_real(real, 7, r, 3))) for r in range(3)]
+    assert torch.equal(torch.cat(shares), real) and sorted(len(x) for x in shares) == [26, 27, 27]
+    batches = [list(_iter_real(loader, 16, r, 2)) for r in range(2)]
+    assert [len(b) for b in batches] == [3, 2] and torch.equal(batches[1][0], real[16:32])
+    # and each rank draws its share of the samples with its own seed
+    counts = []
+    for rank in range(3):
+        drawn: list[torch.Tensor] = []
+
+        def record(b: int, drawn: list[torch.Tensor] = drawn) -> torch.Tensor:
+            drawn.append(mixture_sample(b, 8))
+            return drawn[-1]
+
+        evaluate_generator(record, real, None, n=50, k=3, batch_size=10, rank=rank, world_size=3, prdc=False)
+        counts.append(sum(len(x) for x in drawn))
+    assert counts == [17, 17, 16]
+
+
 def test_errors():
     real = real_set(per_mode=5)
     with pytest.raises(ValueError, match="exceed k"):
