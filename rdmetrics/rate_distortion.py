@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
@@ -28,7 +28,7 @@ def _fast_labels(x: Tensor, num_classes: int, name: str) -> Tensor:
     failure falls back to the shared validators in ``rdmetrics.utilities.checks``, which name the problem.
     """
     if isinstance(x, Tensor) and x.ndim == 2 and x.is_floating_point() and x.shape[1] == num_classes:
-        if x.numel() and bool(torch.isfinite(x.sum())):
+        if x.numel() and math.isfinite(x.sum().item()):
             return x.argmax(dim=1)
     elif isinstance(x, Tensor) and x.ndim == 1 and not (x.is_floating_point() or x.is_complex()) and x.numel():
         if x.dtype != torch.bool:
@@ -69,6 +69,8 @@ class RateDistortionSignature(Metric):
         n_bootstrap: bootstrap replicates for confidence intervals (0 = none).
         ci: confidence level of the intervals.
         seed: bootstrap seed (the result is deterministic).
+        ci_method: ``"basic"`` (default; reverse percentile, corrects the bootstrap shift of the biased MI) or
+            ``"percentile"``.
         validate_args: check inputs in ``update`` (NaN/inf, label ranges, shapes, condition range).
 
     ``update(preds, target, condition)``:
@@ -120,6 +122,7 @@ class RateDistortionSignature(Metric):
         n_bootstrap: int = 0,
         ci: float = 0.95,
         seed: int = 0,
+        ci_method: Literal["basic", "percentile"] = "basic",
         validate_args: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -163,6 +166,9 @@ class RateDistortionSignature(Metric):
         self.n_bootstrap = n_bootstrap
         self.ci = float(ci)
         self.seed = seed
+        if ci_method not in ("basic", "percentile"):
+            raise ValueError(f"`ci_method` must be 'basic' or 'percentile', got {ci_method!r}")
+        self.ci_method = ci_method
         self.validate_args = validate_args
         self.add_state(
             "confmat",
@@ -236,6 +242,7 @@ class RateDistortionSignature(Metric):
             n_bootstrap=self.n_bootstrap,
             ci=self.ci,
             seed=self.seed,
+            ci_method=self.ci_method,
         )
         out["confmat"] = self.confmat.clone()
         return out

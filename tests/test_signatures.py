@@ -195,7 +195,8 @@ def test_rate_distortion_signature_pipeline() -> None:
 
 def test_bootstrap_ci_equals_loop_reference() -> None:
     cms = _msc_confmats(5, [0.1, 0.3, 0.5, 0.7], 20)
-    out = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9)
+    out = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9, ci_method="percentile")
+    basic = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9)
     boot = bootstrap_confmat(cms, 60, seed=4)
     betas, kappas, aucs = [], [], []
     for b in range(60):
@@ -207,5 +208,7 @@ def test_bootstrap_ci_equals_loop_reference() -> None:
     for key, vals in (("beta_ci", betas), ("kappa_ci", kappas), ("auc_ci", aucs)):
         expected = np.quantile(np.asarray(vals), [0.05, 0.95])  # numpy 'linear' == torch default interpolation
         np.testing.assert_allclose(out[key].numpy(), expected, rtol=1e-7, atol=1e-8)
-    assert float(out["beta_ci"][0]) <= float(out["beta"]) <= float(out["beta_ci"][1])
+        # basic (reverse percentile) interval: [2θ̂ − q_hi, 2θ̂ − q_lo]
+        theta = float(out[key.removesuffix("_ci")])
+        np.testing.assert_allclose(basic[key].numpy(), [2 * theta - expected[1], 2 * theta - expected[0]], rtol=1e-7)
     assert float(out["beta_se"]) == pytest.approx(float(np.std(betas, ddof=1)), rel=1e-7)

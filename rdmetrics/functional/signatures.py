@@ -379,6 +379,7 @@ def rate_distortion_signature(
     n_bootstrap: int = 0,
     ci: float = 0.95,
     seed: int = 0,
+    ci_method: Literal["basic", "percentile"] = "basic",
 ) -> dict[str, Tensor]:
     r"""Rate–distortion signature of one system from its per-condition confusion matrices.
 
@@ -386,8 +387,14 @@ def rate_distortion_signature(
     ``correction`` (clipped to ``[0, log2 C]``); then :func:`rd_signatures` on ``(x_ℓ, R_ℓ)`` with the corrected
     rate, ``x = D`` or ``x = axis_values``. With ``n_bootstrap > 0`` every confusion-matrix row is resampled
     (:func:`~rdmetrics.functional.bootstrap_confmat`), the whole pipeline is rerun per replicate (vectorised) and
-    percentile intervals are reported. Replicates where a fit is undefined (e.g. ``at`` outside their range) are
-    skipped (NaN-aware quantiles). This is the functional twin of :class:`rdmetrics.RateDistortionSignature`.
+    bootstrap intervals are reported: by default the *basic* (reverse-percentile) interval
+    ``[2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}]`` of the replicate values ``θ*``, because the finite-sample bias of the MI
+    estimate grows under resampling and shifts the whole bootstrap distribution (plain percentile intervals, also
+    available with ``ci_method="percentile"``, then often miss the estimate itself). Replicates where a fit is
+    undefined (e.g. ``at`` outside their range) are skipped (NaN-aware quantiles); ``{key}_bias`` reports the
+    bootstrap bias estimate ``mean(θ*) − θ̂`` (when it is large compared with the interval width, the estimate
+    itself is dominated by finite-sample bias and the basic interval does not contain it). This is the functional
+    twin of :class:`rdmetrics.RateDistortionSignature`.
 
     Args:
         confmats: counts ``[L, C, K]`` (``K = C`` or ``C + 1`` with an abstain column), one matrix per condition.
@@ -398,15 +405,17 @@ def rate_distortion_signature(
         at: reference point ``x*`` (default: midpoint of the observed range).
         axis_values: ``[L]`` x-coordinates instead of ``D`` (e.g. ``conditions`` for a severity axis).
         n_bootstrap: number of bootstrap replicates (0 = no intervals).
-        ci: confidence level of the percentile intervals.
+        ci: confidence level of the intervals.
         seed: bootstrap seed.
+        ci_method: ``"basic"`` (default, bias-corrected reverse percentile) or ``"percentile"``.
 
     Returns:
         dict of float64 tensors: ``rate [L]`` (bits, corrected), ``rate_plugin [L]``, ``distortion [L]``,
         ``accuracy [L]`` (``1 − D``: prior-weighted accuracy), ``bound [L]`` (Hamming bound at ``D``),
         ``num_samples [L]``, ``conditions [L]``, scalars ``beta``, ``kappa``, ``auc``, ``secant_slope``,
         ``excess_rate``, ``at``; with ``n_bootstrap > 0`` also ``beta_ci``, ``kappa_ci``, ``auc_ci``,
-        ``secant_slope_ci``, ``excess_rate_ci`` (each ``[2]`` = low, high) and ``beta_se`` (bootstrap std).
+        ``secant_slope_ci``, ``excess_rate_ci`` (each ``[2]`` = low, high), the matching ``*_bias`` (bootstrap bias
+        estimates) and ``beta_se`` (bootstrap std).
 
     Example:
         >>> import torch
@@ -428,6 +437,8 @@ def rate_distortion_signature(
         raise ValueError(f"a frontier needs at least 3 conditions, got {num_conditions}")
     if not (0.0 < float(ci) < 1.0):
         raise ValueError(f"`ci` must lie in (0, 1), got {ci!r}")
+    if ci_method not in ("basic", "percentile"):
+        raise ValueError(f"`ci_method` must be 'basic' or 'percentile', got {ci_method!r}")
     if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
         raise ValueError(f"`n_bootstrap` must be an integer >= 0, got {n_bootstrap!r}")
     empty = cm.sum(dim=(-2, -1)) <= 0
@@ -464,7 +475,9 @@ def rate_distortion_signature(
         b_sig = _fit_signatures(x, b_dist, b_rate, method, at, nc, strict=False)
         qs = torch.tensor([(1 - ci) / 2, (1 + ci) / 2], dtype=torch.float64, device=cm.device)
         for key in ("beta", "kappa", "auc", "secant_slope", "excess_rate"):
-            out[f"{key}_ci"] = torch.nanquantile(b_sig[key], qs)
+            q = torch.nanquantile(b_sig[key], qs)
+            out[f"{key}_ci"] = q if ci_method == "percentile" else (2 * out[key] - q).flip(0)
+            out[f"{key}_bias"] = b_sig[key].nanmean() - out[key]
         finite = b_sig["beta"][~torch.isnan(b_sig["beta"])]
         out["beta_se"] = finite.std() if finite.numel() > 1 else torch.tensor(float("nan"), dtype=torch.float64)
     return out
