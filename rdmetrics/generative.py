@@ -34,7 +34,8 @@ class PrecisionRecallEntropy(Metric):
     ``[N]`` of per-sample flags (mixed batches). Features are stored in the metric's dtype, float64 by default
     (call ``set_dtype(torch.float32)`` to halve memory; distances are still recomputed exactly in float64).
     States are flattened ``"cat"`` lists, so DDP with uneven or empty ranks works; every feature is kept in memory
-    (like torchmetrics' KID), so expect ``(N + M) x d x 8`` bytes.
+    (like torchmetrics' KID), so expect ``(N + M) x d x 8`` bytes. Per-sample outputs follow the state order: update
+    order on one process, rank order after DDP sync, incoming rows first after ``merge_state``.
 
     Args:
         k: neighbour order (default 5); ``compute`` needs more than ``k`` samples of each kind.

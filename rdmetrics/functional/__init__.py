@@ -19,6 +19,8 @@ _EXPORTS: dict[str, str] = {
     "bootstrap_confmat": "rdmetrics.functional.bootstrap",
     # generative (kNN engine lives in rdmetrics.functional.knn)
     "precision_recall_entropy": "rdmetrics.functional.generative",
+    "knn_within": "rdmetrics.functional.knn",
+    "knn_cross": "rdmetrics.functional.knn",
     # agreement / similarity
     "prediction_agreement": "rdmetrics.functional.agreement",
     "error_consistency": "rdmetrics.functional.agreement",
