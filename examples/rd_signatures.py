@@ -60,7 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer bootstrap replicates")
     args = parser.parse_args()
-    n_bootstrap = 100 if args.quick else 400
+    n_bootstrap = 100 if args.quick else 300
     g = torch.Generator().manual_seed(0)
     observers = {"graceful": (graceful_error, False), "brittle": (brittle_error, True)}
     print(f"{NUM_CLASSES} classes, {TRIALS_PER_CLASS} trials/class, severities {SEVERITIES}, {n_bootstrap} bootstraps")

@@ -40,18 +40,18 @@ def bootstrap_confmat(confmat: Tensor, n_bootstrap: int, seed: int = 0) -> Tenso
     if not bool((cm == cm.round()).all()):
         raise ValueError("`confmat` must hold integer counts to be resampled")
     generator = torch.Generator(device=cm.device).manual_seed(seed)
-    counts = cm.unsqueeze(0).expand(n_bootstrap, *cm.shape)
-    remaining = counts.sum(-1)  # [B, ..., C]
-    # tail mass Σ_{j >= k} N(x, j) for the conditional probabilities
-    tail = counts.flip(-1).cumsum(-1).flip(-1)
-    out = torch.zeros_like(counts)
+    # conditional probabilities p_k / Σ_{j≥k} p_j, computed once on the un-replicated counts
+    tail = cm.flip(-1).cumsum(-1).flip(-1)
+    cond_prob = torch.where(tail > 0, cm / tail.clamp_min(1e-300), torch.zeros_like(cm)).clamp(0.0, 1.0)
+    remaining = cm.sum(-1).expand(n_bootstrap, *cm.shape[:-1]).contiguous()  # [B, ..., C]
     num_cols = cm.shape[-1]
-    for k in range(num_cols - 1):
-        prob = torch.where(tail[..., k] > 0, counts[..., k] / tail[..., k].clamp_min(1e-300), 0.0).clamp(0.0, 1.0)
-        draw = torch.binomial(remaining, prob, generator=generator)
-        out[..., k] = draw
+    draws = []
+    for k in range(num_cols - 1):  # loop over the K columns only; everything else is one tensor op
+        draw = torch.binomial(remaining, cond_prob[..., k].expand_as(remaining).contiguous(), generator=generator)
+        draws.append(draw)
         remaining = remaining - draw
-    out[..., num_cols - 1] = remaining
+    draws.append(remaining)
+    out = torch.stack(draws, dim=-1)
     return out.round().to(torch.int64)
 
 
