@@ -33,10 +33,10 @@ and a few :math:`O(d)` extras (:math:`\sum q, \sum r, \sum q^2, \sum r^2, \sum q
 
 *Precision.* Raw moments cancel catastrophically when features have a large mean (a ReLU layer, or an offset of
 1000): the unbiased terms grow like :math:`n^2\,\text{offset}^4`. Both estimators are translation invariant, so every
-moment is accumulated in float64 about a *shift* (the mean of the first batch a state sees), and states with
-different shifts (other processes, ``merge_state``) are merged by re-expressing their moments about a common shift
-with exact algebraic identities (a Chan-style merge) before summing. All states of one metric live in one packed
-float64 vector so that this merge is a single ``dist_reduce_fx`` callable, valid for DDP, ``merge_state`` and
+moment is accumulated in float64 about a *shift* (the mean of the first batch a state sees, rounded to float32), and
+states with different shifts (other processes, ``merge_state``) are merged by re-expressing their moments about a
+common shift with exact algebraic identities (a Chan-style merge) before summing. All states of one metric live in
+one packed float64 vector so that this merge is a single ``dist_reduce_fx`` callable, valid for DDP, ``merge_state`` and
 ``forward``.
 
 **kNN-Jaccard** (Klabunde et al.; rob-univ ``knn_jaccard``) and **mutual kNN** (Huh et al. 2024):
@@ -156,30 +156,35 @@ def _unpack(state: Tensor) -> dict[str, Tensor]:
 def _linear_cka_update(state: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """Accumulate one batch of paired features into a packed state (in place; also returned).
 
-    The batch is shifted by the state's shift (set to this batch's mean if the state is empty) in float64; the
-    three Gram-like products run in the input precision (float64 for float64 inputs, float32 otherwise) and are
-    accumulated in float64. Finiteness is checked on the float64 row norms (one host synchronisation per batch)
-    before anything is written, so a bad batch leaves the state untouched.
+    Work runs in the input precision (float64 if both inputs are float64, float32 otherwise) and is accumulated in
+    float64. The batch is first shifted by the state's shift (the first batch's mean, rounded to float32 so that the
+    subtraction is exact in either precision); the moments are then three GEMMs plus two ``[3, B] x [B, d]``
+    products for the sums and the unbiased extras. Finiteness is checked on the squared row norms (one host
+    synchronisation) before anything is written, so a bad batch leaves the state untouched.
     """
     da, db = int(state[0]), int(state[1])
     a, b = _pair(x, y, da, db, check_finite=False)
     st = _unpack(state)
     if a.shape[0] == 0:
         return state
-    a64, b64 = a.to(state.device, torch.float64), b.to(state.device, torch.float64)
-    empty = st["n"] == 0
-    shift_a = torch.where(empty, a64.mean(0), st["shift_a"])
-    shift_b = torch.where(empty, b64.mean(0), st["shift_b"])
-    u64, v64 = a64 - shift_a, b64 - shift_b
-    q, r = u64.square().sum(1), v64.square().sum(1)
+    work = torch.float64 if a.dtype == torch.float64 and b.dtype == torch.float64 else torch.float32
+    a, b = a.to(state.device, work), b.to(state.device, work)
+    if float(st["n"]) == 0:
+        shift_a = a.mean(0, dtype=torch.float64).float().double()
+        shift_b = b.mean(0, dtype=torch.float64).float().double()
+    else:
+        shift_a, shift_b = st["shift_a"], st["shift_b"]
+    u, v = a - shift_a.to(work), b - shift_b.to(work)
+    q, r = (u * u).sum(1), (v * v).sum(1)
     if not bool(torch.isfinite(q.sum() + r.sum())):
         _check_finite(a, "x")
         _check_finite(b, "y")
-        raise ValueError("`x` or `y` has values too large for float64 squared norms")
-    st["shift_a"].copy_(shift_a)
-    st["shift_b"].copy_(shift_b)
-    work = torch.float64 if a.dtype == torch.float64 and b.dtype == torch.float64 else torch.float32
-    u, v = u64.to(work), v64.to(work)
+        raise ValueError("`x` or `y` has values too large for squared norms in the working precision")
+    if float(st["n"]) == 0:
+        st["shift_a"].copy_(shift_a)
+        st["shift_b"].copy_(shift_b)
+    weights = torch.stack([torch.ones_like(q), q, r])
+    sums_a, sums_b = (weights @ u).double(), (weights @ v).double()
     if work == torch.float64:
         st["m_ab"].addmm_(u.T, v)
         st["m_aa"].addmm_(u.T, u)
@@ -188,18 +193,19 @@ def _linear_cka_update(state: Tensor, x: Tensor, y: Tensor) -> Tensor:
         st["m_ab"].add_(u.T @ v)  # float32 product, promoted into the float64 state in place
         st["m_aa"].add_(u.T @ u)
         st["m_bb"].add_(v.T @ v)
+    q, r = q.double(), r.double()
     st["n"] += a.shape[0]
-    st["s_a"] += u64.sum(0)
-    st["s_b"] += v64.sum(0)
+    st["s_a"] += sums_a[0]
+    st["qx_a"] += sums_a[1]
+    st["rx_a"] += sums_a[2]
+    st["s_b"] += sums_b[0]
+    st["qy_b"] += sums_b[1]
+    st["ry_b"] += sums_b[2]
     st["q1"] += q.sum()
     st["r1"] += r.sum()
     st["q2"] += q.square().sum()
     st["r2"] += r.square().sum()
     st["qr"] += (q * r).sum()
-    st["qx_a"] += q @ u64
-    st["rx_a"] += r @ u64
-    st["qy_b"] += q @ v64
-    st["ry_b"] += r @ v64
     return state
 
 
