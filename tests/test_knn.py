@@ -162,3 +162,27 @@ def test_cuda_matches_cpu():
     gpu = knn_cross(a.cuda(), b.cuda(), 5, radius_a=ra.cuda(), radius_b=rb.cuda())
     for x, y in zip(cpu, gpu):
         assert torch.equal(x, y.cpu())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_private_rank_selection_matches_bruteforce(dtype):
+    # the PCE path asks only for some neighbour ranks; ties (lattice) and ill-conditioned float32 included
+    from rdmetrics.functional.knn import _knn_cross, _knn_within
+
+    grid = torch.stack(torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij"), -1).reshape(-1, 2)
+    g = torch.Generator().manual_seed(11)
+    far = torch.randn(40, 2, generator=g, dtype=torch.float64) * 1e3 + 1e4
+    near = far + 1e-3 * torch.randn(40, 2, generator=g, dtype=torch.float64)
+    for x in (grid.double().to(dtype), torch.cat([far, near]).to(dtype)):
+        xn = x.double().numpy()
+        ref_d, ref_i = _brute_within(xn, 6)
+        dist, idx = _knn_within(x, 6, "euclidean", 7, ranks=(1, 4, 6))
+        np.testing.assert_allclose(dist.numpy(), ref_d[:, [0, 3, 5]], rtol=1e-13, atol=0)
+        np.testing.assert_array_equal(idx.numpy(), ref_i[:, [0, 3, 5]])
+        y = x[::2] + 0.5
+        _, ref_dab, ref_iab, ref_dba, ref_iba = _brute_cross(xn, y.double().numpy(), 3)
+        out = _knn_cross(x, y, 3, None, None, 5, ranks_ab=(1, 3), ranks_ba=(3,))
+        np.testing.assert_allclose(out.dist_ab.numpy(), ref_dab[:, [0, 2]], rtol=1e-13, atol=0)
+        np.testing.assert_array_equal(out.idx_ab.numpy(), ref_iab[:, [0, 2]])
+        np.testing.assert_allclose(out.dist_ba.numpy(), ref_dba[:, [2]], rtol=1e-13, atol=0)
+        np.testing.assert_array_equal(out.idx_ba.numpy(), ref_iba[:, [2]])

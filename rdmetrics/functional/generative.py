@@ -108,11 +108,14 @@ def _precision_recall_entropy_compute(
     n, d = real.shape
     m = fake.shape[0]
     # inputs were validated by the caller: the engine's private entry points skip re-checking them
-    dist_r, _ = _knn_within(real, k, "euclidean", block_size)
-    dist_g, _ = _knn_within(fake, k, "euclidean", block_size)
-    rho_r, rho_g = dist_r[:, k - 1], dist_g[:, k - 1]
-    cross = _knn_cross(real, fake, k, rho_r if prdc else None, rho_g if prdc else None, block_size)
-    nu_r, nu_g = cross.dist_ab[:, k - 1], cross.dist_ba[:, k - 1]
+    # (only the k-th distances, and the nearest fake of each real for coverage, are recomputed exactly)
+    rho_r = _knn_within(real, k, "euclidean", block_size, ranks=(k,))[0][:, 0]
+    rho_g = _knn_within(fake, k, "euclidean", block_size, ranks=(k,))[0][:, 0]
+    ranks_ab = (1, k) if k > 1 else (1,)
+    cross = _knn_cross(
+        real, fake, k, rho_r if prdc else None, rho_g if prdc else None, block_size, ranks_ab=ranks_ab, ranks_ba=(k,)
+    )
+    nu_r, nu_g = cross.dist_ab[:, -1], cross.dist_ba[:, 0]
     _check_no_zero(rho_r, "real samples have their k-th nearest real neighbour")
     _check_no_zero(rho_g, "fake samples have their k-th nearest fake neighbour")
     _check_no_zero(nu_g, "fake samples have their k-th nearest real sample")

@@ -229,6 +229,52 @@ def _select_exact(
     return dist, idx
 
 
+def _select_exact_ranks(
+    a: Tensor,
+    rows: Tensor,
+    b: Tensor,
+    vals: Tensor,
+    cand: Tensor,
+    ranks: tuple[int, ...],
+    band: float,
+    complete: bool,
+    exclude_self: bool,
+) -> tuple[Tensor, Tensor]:
+    """Exact distance and index of the neighbours of the given 1-based ``ranks`` only (cheaper than all k).
+
+    For rank ``p``, candidates more than ``2 band`` below (above) the approximate ``p``-th are certainly nearer
+    (farther) than it; only the window in between is recomputed exactly, usually a single candidate. Ties are
+    broken by the lower index, as in :func:`_select_exact`. Returns ``[R, len(ranks)]`` distances and indices.
+    """
+    r, c = cand.shape
+    dists, idxs = [], []
+    bad = torch.zeros(r, dtype=torch.bool, device=a.device)
+    col = torch.arange(c, device=a.device).unsqueeze(0)
+    for p in ranks:
+        lo = vals[:, p - 1] - 2 * band
+        hi = vals[:, p - 1] + 2 * band
+        below = (vals < lo.unsqueeze(1)).sum(1)
+        inside = (vals <= hi.unsqueeze(1)).sum(1) - below
+        width = int(inside.max()) if r else 1
+        take = (below.unsqueeze(1) + col[:, :width]).clamp_(max=c - 1)
+        w_idx = cand.gather(1, take)
+        w_dist = _exact_dist(a, rows, b, w_idx)
+        w_dist[col[:, :width] >= inside.unsqueeze(1)] = math.inf
+        d_sorted, i_sorted = _sort_by_dist_then_index(w_dist, w_idx, width)
+        pick = (p - 1 - below).unsqueeze(1)
+        dists.append(d_sorted.gather(1, pick))
+        idxs.append(i_sorted.gather(1, pick))
+        if not complete:
+            bad |= vals[:, -1] <= hi
+    dist, idx = torch.cat(dists, 1), torch.cat(idxs, 1)
+    if bool(bad.any()):
+        bad_pos = bad.nonzero().flatten()
+        fd, fi = _full_exact_rows(a, rows[bad_pos], b, max(ranks), exclude_self)
+        sel = torch.tensor([p - 1 for p in ranks], device=a.device)
+        dist[bad_pos], idx[bad_pos] = fd[:, sel], fi[:, sel]
+    return dist, idx
+
+
 def _merge_column_candidates(
     run_val: Tensor, run_idx: Tensor, ii: Tensor, jj: Tensor, vv: Tensor, c: int
 ) -> tuple[Tensor, Tensor]:
@@ -318,8 +364,10 @@ def knn_within(
     return _knn_within(x, k, metric, block_size)
 
 
-def _knn_within(x: Tensor, k: int, metric: Metric, block_size: int | None) -> tuple[Tensor, Tensor]:
-    """:func:`knn_within` on validated input."""
+def _knn_within(
+    x: Tensor, k: int, metric: Metric, block_size: int | None, ranks: tuple[int, ...] | None = None
+) -> tuple[Tensor, Tensor]:
+    """:func:`knn_within` on validated input; with ``ranks`` only those neighbour ranks (1-based) are returned."""
     n = x.shape[0]
     dtype = _compute_dtype(x)
     src = _normalize_rows(x, "x") if metric == "cosine" else x
@@ -343,7 +391,10 @@ def _knn_within(x: Tensor, k: int, metric: Metric, block_size: int | None) -> tu
         vals, cand = torch.topk(d2, c, dim=1, largest=False, sorted=True)
         vals = vals.double() + sq[i0:i1].double().unsqueeze(1)
         rows = torch.arange(i0, i1, device=x.device)
-        d, ix = _select_exact(src64, rows, src64, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
+        if ranks is None:
+            d, ix = _select_exact(src64, rows, src64, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
+        else:
+            d, ix = _select_exact_ranks(src64, rows, src64, vals, cand, ranks, band, c == n - 1, exclude_self=True)
         dists.append(d)
         idxs.append(ix)
     dist = torch.cat(dists)
@@ -419,9 +470,16 @@ def knn_cross(
 
 
 def _knn_cross(
-    a: Tensor, b: Tensor, k: int, radius_a: Tensor | None, radius_b: Tensor | None, block_size: int | None
+    a: Tensor,
+    b: Tensor,
+    k: int,
+    radius_a: Tensor | None,
+    radius_b: Tensor | None,
+    block_size: int | None,
+    ranks_ab: tuple[int, ...] | None = None,
+    ranks_ba: tuple[int, ...] | None = None,
 ) -> CrossKNN:
-    """:func:`knn_cross` on validated input."""
+    """:func:`knn_cross` on validated input; with ``ranks_*`` only those neighbour ranks (1-based) are returned."""
     n, m = a.shape[0], b.shape[0]
     dtype = _compute_dtype(a, b)
     mean = (a.sum(0, dtype=torch.float64) + b.sum(0, dtype=torch.float64)) / (n + m)
@@ -458,7 +516,10 @@ def _knn_cross(
         # a -> b: row-wise top-c, final for this block
         vals, cand = torch.topk(d2, c_ab, dim=1, largest=False, sorted=True)
         vals = vals.double()
-        d, ix = _select_exact(a64, rows, b64, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
+        if ranks_ab is None:
+            d, ix = _select_exact(a64, rows, b64, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
+        else:
+            d, ix = _select_exact_ranks(a64, rows, b64, vals, cand, ranks_ab, band, c_ab == m, exclude_self=False)
         dists_ab.append(d)
         idxs_ab.append(ix)
 
@@ -507,7 +568,10 @@ def _knn_cross(
     run_val, order = torch.sort(run_val.double(), dim=1)
     run_idx = run_idx.gather(1, order)
     rows_b = torch.arange(m, device=dev)
-    dist_ba, idx_ba = _select_exact(b64, rows_b, a64, run_val, run_idx, k, band, complete=c_ba == n, exclude_self=False)
+    if ranks_ba is None:
+        dist_ba, idx_ba = _select_exact(b64, rows_b, a64, run_val, run_idx, k, band, c_ba == n, exclude_self=False)
+    else:
+        dist_ba, idx_ba = _select_exact_ranks(b64, rows_b, a64, run_val, run_idx, ranks_ba, band, c_ba == n, False)
     return CrossKNN(torch.cat(dists_ab), torch.cat(idxs_ab), dist_ba, idx_ba, count_b, in_any_a)
 
 
