@@ -1,4 +1,7 @@
-"""RateDistortionSignature: brute-force confusion matrices, input forms, errors, MetricCollection, plot, DDP."""
+"""RateDistortionSignature: brute-force confusion matrices, input forms, errors, MetricCollection, plot.
+
+DDP (2 gloo processes, uneven shards, an empty rank, bootstrap) runs in the shared harness: tests/cases/rd.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from harness import assert_close, run_ddp
+from harness import assert_close
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -153,24 +156,3 @@ def test_metric_collection_sweep_and_plot() -> None:
     assert len(ax.lines) == 3  # frontier, points, bound
     assert fig is ax.get_figure()
     pickle.loads(pickle.dumps(single))  # still picklable after plotting
-
-
-def _ddp_fn(rank: int, world_size: int) -> bytes:
-    logits, target, condition = _data(seed=9)
-    metric = RateDistortionSignature(C, LEVELS, n_bootstrap=20, seed=1)
-    if rank == 0:
-        metric.update(logits[:150], target[:150], condition[:150])
-    else:
-        metric.update(logits[150:], target[150:], condition[150:])
-    # pickled bytes: tensor payloads through a multiprocessing queue race with the child's exit
-    return pickle.dumps(metric.compute())
-
-
-@pytest.mark.ddp
-def test_ddp_uneven_equals_single_process() -> None:
-    logits, target, condition = _data(seed=9)
-    single = RateDistortionSignature(C, LEVELS, n_bootstrap=20, seed=1)
-    single.update(logits, target, condition)
-    expected = single.compute()
-    for payload in run_ddp(_ddp_fn):
-        assert_close(pickle.loads(payload), expected, atol=1e-12, rtol=1e-10)
