@@ -318,3 +318,14 @@ def test_knn_jaccard_errors() -> None:
         metric.update(torch.randn(4, 5), torch.randn(4, 3))
     with pytest.raises(ValueError, match="empty"):
         KNNJaccardSimilarity().compute()
+
+
+def test_feature_maps_are_flattened() -> None:
+    g = torch.Generator().manual_seed(6)
+    x4 = torch.randn(30, 2, 3, 3, generator=g, dtype=torch.float64)
+    y = torch.randn(30, 5, generator=g, dtype=torch.float64) + x4.flatten(1)[:, :5]
+    assert float(linear_cka(x4, y)) == pytest.approx(gram_cka(x4.flatten(1).numpy(), y.numpy(), False), abs=1e-12)
+    metric = LinearCKA(18, 5, debiased=True)
+    metric.update(x4[:12], y[:12])
+    metric.update(x4[12:], y[12:])
+    assert float(metric.compute()) == pytest.approx(gram_cka(x4.flatten(1).numpy(), y.numpy(), True), abs=1e-12)
