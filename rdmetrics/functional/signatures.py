@@ -55,7 +55,8 @@ class _Quadratic:
         self.mid, self.half = (lo + hi) / 2, ((hi - lo) / 2).clamp_min(1e-300)
         u = (x - self.mid[:, None]) / self.half[:, None]
         vander = torch.stack([torch.ones_like(u), u, u * u], dim=-1)  # [N, L, 3]
-        self.coef = torch.linalg.lstsq(vander, y.unsqueeze(-1), driver="gelsd").solution.squeeze(-1)  # [N, 3]
+        driver = "gelsd" if vander.device.type == "cpu" else None  # CUDA supports only the default QR driver
+        self.coef = torch.linalg.lstsq(vander, y.unsqueeze(-1), driver=driver).solution.squeeze(-1)  # [N, 3]
 
     def _u(self, xq: Tensor) -> Tensor:
         return (xq - self.mid.reshape(-1, *([1] * (xq.ndim - 1)))) / self.half.reshape(-1, *([1] * (xq.ndim - 1)))
