@@ -40,9 +40,9 @@ from torch import Tensor
 from rdmetrics.utilities.checks import _check_finite, _check_positive_int, _check_tensor
 
 _EXTRA_CANDIDATES = 8
-_CPU_BLOCK_BYTES = 64 * 2**20
+_CPU_BLOCK_BYTES = 32 * 2**20
 _CUDA_BLOCK_BYTES = 1024 * 2**20
-_EXACT_CHUNK_BYTES = 32 * 2**20
+_EXACT_CHUNK_BYTES = 8 * 2**20
 
 Metric = Literal["euclidean", "cosine"]
 
@@ -109,10 +109,12 @@ def _resolve_block_size(block_size: int | None, n_rows: int, n_cols: int, device
     return max(1, min(n_rows, budget // max(1, n_cols * itemsize)))
 
 
-def _centred(x: Tensor, mean64: Tensor, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """``x - mean`` in the compute dtype and its squared row norms."""
-    xc = x.to(dtype) - mean64.to(dtype)
-    return xc, xc.pow(2).sum(1)
+def _centred_into(x: Tensor, mean64: Tensor, dtype: torch.dtype, extra: int) -> tuple[Tensor, Tensor]:
+    """``[x - mean, <extra empty columns>]`` in the compute dtype (one allocation) and the squared row norms."""
+    n, d = x.shape
+    out = torch.empty((n, d + extra), dtype=dtype, device=x.device)
+    torch.sub(x.to(dtype), mean64.to(dtype), out=out[:, :d])
+    return out, torch.linalg.vector_norm(out[:, :d], dim=1).pow_(2)
 
 
 def _error_band(d: int, sq_a: Tensor, sq_b: Tensor, dtype: torch.dtype) -> float:
@@ -371,17 +373,17 @@ def _knn_within(
     n = x.shape[0]
     dtype = _compute_dtype(x)
     src = _normalize_rows(x, "x") if metric == "cosine" else x
-    xc, sq = _centred(src, src.mean(0, dtype=torch.float64), dtype)
-    band = _error_band(x.shape[1], sq, sq, dtype)
-    c = min(n - 1, k + _EXTRA_CANDIDATES)
-    bs = _resolve_block_size(block_size, n, n, x.device, xc.element_size())
-
+    dim = x.shape[1]
     # one GEMM per block gives ||b||^2 - 2 a.b (augmented operands [a, 1] . [-2b, ||b||^2]); the row-constant
     # ||a||^2 does not change the ranking and is added to the kept values only
-    lhs = torch.cat([xc, torch.ones_like(sq).unsqueeze(1)], 1)
-    rhs = torch.cat([-2.0 * xc, sq.unsqueeze(1)], 1)
-    del xc
-    src64 = src.double()
+    lhs, sq = _centred_into(src, src.mean(0, dtype=torch.float64), dtype, 1)
+    lhs[:, dim] = 1.0
+    rhs = torch.empty_like(lhs)
+    torch.mul(lhs[:, :dim], -2.0, out=rhs[:, :dim])
+    rhs[:, dim] = sq
+    band = _error_band(dim, sq, sq, dtype)
+    c = min(n - 1, k + _EXTRA_CANDIDATES)
+    bs = _resolve_block_size(block_size, n, n, x.device, lhs.element_size())
     buf = torch.empty((bs, n), dtype=dtype, device=x.device)
     dists, idxs = [], []
     for i0 in range(0, n, bs):
@@ -392,9 +394,9 @@ def _knn_within(
         vals = vals.double() + sq[i0:i1].double().unsqueeze(1)
         rows = torch.arange(i0, i1, device=x.device)
         if ranks is None:
-            d, ix = _select_exact(src64, rows, src64, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
+            d, ix = _select_exact(src, rows, src, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
         else:
-            d, ix = _select_exact_ranks(src64, rows, src64, vals, cand, ranks, band, c == n - 1, exclude_self=True)
+            d, ix = _select_exact_ranks(src, rows, src, vals, cand, ranks, band, c == n - 1, exclude_self=True)
         dists.append(d)
         idxs.append(ix)
     dist = torch.cat(dists)
@@ -483,12 +485,17 @@ def _knn_cross(
     n, m = a.shape[0], b.shape[0]
     dtype = _compute_dtype(a, b)
     mean = (a.sum(0, dtype=torch.float64) + b.sum(0, dtype=torch.float64)) / (n + m)
-    ac, sq_a = _centred(a, mean, dtype)
-    bc, sq_b = _centred(b, mean, dtype)
-    band = _error_band(a.shape[1], sq_a, sq_b, dtype)
+    dim = a.shape[1]
+    # one GEMM per block gives the full ||a||^2 + ||b||^2 - 2 a.b (operands [a, 1, ||a||^2] . [-2b, ||b||^2, 1])
+    lhs, sq_a = _centred_into(a, mean, dtype, 2)
+    rhs, sq_b = _centred_into(b, mean, dtype, 2)
+    lhs[:, dim], lhs[:, dim + 1] = 1.0, sq_a
+    rhs[:, :dim].mul_(-2.0)
+    rhs[:, dim], rhs[:, dim + 1] = sq_b, 1.0
+    band = _error_band(dim, sq_a, sq_b, dtype)
     c_ab = min(m, k + _EXTRA_CANDIDATES)
     c_ba = min(n, k + _EXTRA_CANDIDATES)
-    bs = _resolve_block_size(block_size, n, m, a.device, ac.element_size())
+    bs = _resolve_block_size(block_size, n, m, a.device, lhs.element_size())
     dev = a.device
 
     ra = radius_a.to(device=dev, dtype=torch.float64) if radius_a is not None else None
@@ -498,11 +505,6 @@ def _knn_cross(
     if rb is not None:
         rb2_c = rb.pow(2).to(dtype)
 
-    # one GEMM per block gives the full ||a||^2 + ||b||^2 - 2 a.b (operands [a, 1, ||a||^2] . [-2b, ||b||^2, 1])
-    lhs = torch.cat([ac, torch.ones_like(sq_a).unsqueeze(1), sq_a.unsqueeze(1)], 1)
-    rhs = torch.cat([-2.0 * bc, sq_b.unsqueeze(1), torch.ones_like(sq_b).unsqueeze(1)], 1)
-    del ac, bc
-    a64, b64 = a.double(), b.double()
     buf = torch.empty((bs, m), dtype=dtype, device=dev)
 
     dists_ab, idxs_ab = [], []
@@ -517,9 +519,9 @@ def _knn_cross(
         vals, cand = torch.topk(d2, c_ab, dim=1, largest=False, sorted=True)
         vals = vals.double()
         if ranks_ab is None:
-            d, ix = _select_exact(a64, rows, b64, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
+            d, ix = _select_exact(a, rows, b, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
         else:
-            d, ix = _select_exact_ranks(a64, rows, b64, vals, cand, ranks_ab, band, c_ab == m, exclude_self=False)
+            d, ix = _select_exact_ranks(a, rows, b, vals, cand, ranks_ab, band, c_ab == m, exclude_self=False)
         dists_ab.append(d)
         idxs_ab.append(ix)
 
@@ -530,13 +532,13 @@ def _knn_cross(
             ok = vals[:, -1] - band >= r.pow(2) if c_ab < m else torch.ones_like(r, dtype=torch.bool)
             pr, pc = ((vals <= r2_hi.unsqueeze(1)) & ok.unsqueeze(1)).nonzero(as_tuple=True)
             owner = cand[pr, pc]
-            _count_hits(count_b, owner, vals[pr, pc], r2_lo[pr], r[pr], a64, pr + i0, b64, owner)
+            _count_hits(count_b, owner, vals[pr, pc], r2_lo[pr], r[pr], a, pr + i0, b, owner)
             if not bool(ok.all()):
                 bad = (~ok).nonzero().flatten()
                 sub = d2[bad]
                 pr, pj = (sub <= r2_hi[bad].to(dtype).unsqueeze(1)).nonzero(as_tuple=True)
                 rr = bad[pr]
-                _count_hits(count_b, pj, sub[pr, pj].double(), r2_lo[rr], r[rr], a64, rr + i0, b64, pj)
+                _count_hits(count_b, pj, sub[pr, pj].double(), r2_lo[rr], r[rr], a, rr + i0, b, pj)
 
         # b -> a: only entries below the running per-column c-th best can matter
         thr = run_val.max(1).values
@@ -561,7 +563,7 @@ def _knn_cross(
             amb = ((rowmin >= -band) & (rowmin <= band)).nonzero().flatten()
             if amb.numel():
                 pr, pj = (d2[amb] <= band).nonzero(as_tuple=True)
-                hit = _exact_pairs(a64, amb[pr] + i0, b64, pj) < rb[pj]
+                hit = _exact_pairs(a, amb[pr] + i0, b, pj) < rb[pj]
                 in_any_a.index_fill_(0, amb[pr[hit]] + i0, True)
         del d2
 
@@ -569,9 +571,9 @@ def _knn_cross(
     run_idx = run_idx.gather(1, order)
     rows_b = torch.arange(m, device=dev)
     if ranks_ba is None:
-        dist_ba, idx_ba = _select_exact(b64, rows_b, a64, run_val, run_idx, k, band, c_ba == n, exclude_self=False)
+        dist_ba, idx_ba = _select_exact(b, rows_b, a, run_val, run_idx, k, band, c_ba == n, exclude_self=False)
     else:
-        dist_ba, idx_ba = _select_exact_ranks(b64, rows_b, a64, run_val, run_idx, ranks_ba, band, c_ba == n, False)
+        dist_ba, idx_ba = _select_exact_ranks(b, rows_b, a, run_val, run_idx, ranks_ba, band, c_ba == n, False)
     return CrossKNN(torch.cat(dists_ab), torch.cat(idxs_ab), dist_ba, idx_ba, count_b, in_any_a)
 
 
