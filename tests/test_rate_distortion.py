@@ -204,3 +204,65 @@ def test_every_empirical_point_is_above_the_bound(m: int, data) -> None:
     cm[:, 0] += 1  # every row observed (uniform prior needs a channel for every class)
     d, r = rate_distortion_points(torch.from_numpy(cm))
     assert float(r) >= float(hamming_rd_bound(d.clamp(0, 1), m)) - 1e-9
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# real data: the notes' §7 numbers (computed independently by the research notes' author) on model-vs-human
+
+
+def _mvh_dir():
+    import os
+    from pathlib import Path
+
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "model-vs-human"
+    return Path(os.environ.get("RDMETRICS_MVH_DIR", default))
+
+
+def _mvh_confmats(observer_glob: str, conditions: list[str]) -> np.ndarray:
+    import csv
+
+    files = sorted((_mvh_dir() / "contrast").glob(observer_glob))
+    if not files:
+        pytest.skip("model-vs-human data not available")
+    rows = []
+    for f in files:
+        with open(f, newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    classes = sorted({r["category"] for r in rows})
+    assert len(classes) == 16
+    col = {c: i for i, c in enumerate(classes)}
+    cm = np.zeros((len(conditions), 16, 17))
+    for r in rows:
+        if r["condition"] in conditions:
+            cm[conditions.index(r["condition"]), col[r["category"]], col.get(r["object_response"], 16)] += 1
+    return cm
+
+
+def test_model_vs_human_contrast_matches_notes() -> None:
+    # notes §7: uniform prior, 17 response columns (16 classes + 'na'); D, plug-in I, Miller–Madow I (3 decimals)
+    conditions = ["c100", "c30", "c10", "c05", "c03", "c01"]
+    humans = {
+        "D": [0.144, 0.205, 0.405, 0.647, 0.850, 0.938],
+        "I": [3.215, 2.900, 1.918, 0.973, 0.397, 0.262],
+        "I_MM": [3.169, 2.838, 1.790, 0.797, 0.197, 0.053],
+    }
+    cm = torch.from_numpy(_mvh_confmats("contrast_subject-*_session_1.csv", conditions))
+    assert cm.sum(dim=(1, 2)).tolist() == [640.0] * 6
+    d, r = rate_distortion_points(cm)
+    _, r_mm = rate_distortion_points(cm, correction="miller_madow")
+    np.testing.assert_allclose(d.numpy(), humans["D"], atol=6e-4)
+    np.testing.assert_allclose(r.numpy(), humans["I"], atol=6e-4)
+    np.testing.assert_allclose(r_mm.numpy(), humans["I_MM"], atol=6e-4)
+    assert bool((r >= hamming_rd_bound(d, 16) - 1e-9).all())
+
+    resnet = {
+        "D": [0.031, 0.062, 0.231, 0.369, 0.694, 0.912],
+        "I": [3.849, 3.699, 2.947, 2.383, 1.191, 0.152],
+        "I_MM": [3.894, 3.721, 2.875, 2.270, 1.074, 0.116],
+    }
+    cm = torch.from_numpy(_mvh_confmats("contrast_resnet50_session-1.csv", conditions))
+    d, r = rate_distortion_points(cm)
+    _, r_mm = rate_distortion_points(cm, correction="miller_madow")
+    np.testing.assert_allclose(d.numpy(), resnet["D"], atol=6e-4)
+    np.testing.assert_allclose(r.numpy(), resnet["I"], atol=6e-4)
+    np.testing.assert_allclose(r_mm.numpy(), resnet["I_MM"], atol=6e-4)
