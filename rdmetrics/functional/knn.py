@@ -545,7 +545,11 @@ def _knn_cross(
         if bool(torch.isinf(thr).any()):
             # too few candidates yet (first block): a dense column-wise top-k seeds the running lists
             cb = min(c_ba, i1 - i0)
-            cvals, crows = torch.topk(d2, cb, dim=0, largest=False, sorted=False)
+            step = max(1, _EXACT_CHUNK_BYTES // ((i1 - i0) * d2.element_size()))  # bounded transient copies
+            tops = [
+                torch.topk(d2[:, j0 : j0 + step], cb, dim=0, largest=False, sorted=False) for j0 in range(0, m, step)
+            ]
+            cvals, crows = torch.cat([t[0] for t in tops], 1), torch.cat([t[1] for t in tops], 1)
             run_val = torch.cat([run_val, cvals.T], dim=1)
             run_idx = torch.cat([run_idx, crows.T + i0], dim=1)
             run_val, keep = torch.topk(run_val, c_ba, dim=1, largest=False, sorted=False)
