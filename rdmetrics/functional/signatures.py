@@ -380,7 +380,7 @@ def rate_distortion_signature(
     n_bootstrap: int = 0,
     ci: float = 0.95,
     seed: int = 0,
-    ci_method: Literal["basic", "percentile"] = "basic",
+    ci_method: Literal["percentile", "basic"] = "percentile",
 ) -> dict[str, Tensor]:
     r"""Rate–distortion signature of one system from its per-condition confusion matrices.
 
@@ -388,13 +388,13 @@ def rate_distortion_signature(
     ``correction`` (clipped to ``[0, log2 C]``); then :func:`rd_signatures` on ``(x_ℓ, R_ℓ)`` with the corrected
     rate, ``x = D`` or ``x = axis_values``. With ``n_bootstrap > 0`` every confusion-matrix row is resampled
     (:func:`~rdmetrics.functional.bootstrap_confmat`), the whole pipeline is rerun per replicate (vectorised) and
-    bootstrap intervals are reported: by default the *basic* (reverse-percentile) interval
-    ``[2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}]`` of the replicate values ``θ*``, because the finite-sample bias of the MI
-    estimate grows under resampling and shifts the whole bootstrap distribution (plain percentile intervals, also
-    available with ``ci_method="percentile"``, then often miss the estimate itself). Replicates where a fit is
-    undefined (e.g. ``at`` outside their range) are skipped (NaN-aware quantiles); ``{key}_bias`` reports the
-    bootstrap bias estimate ``mean(θ*) − θ̂`` (when it is large compared with the interval width, the estimate
-    itself is dominated by finite-sample bias and the basic interval does not contain it). This is the functional
+    bootstrap intervals are reported: by default the percentile interval ``[q_{α/2}, q_{1−α/2}]`` of the replicate
+    values ``θ*``; ``ci_method="basic"`` gives the reverse-percentile interval ``[2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}]``,
+    which corrects the shift of the bootstrap distribution caused by the finite-sample bias of the MI estimate
+    (that bias grows under resampling, so with few trials per class percentile intervals can miss the estimate).
+    Replicates where a fit is undefined (e.g. ``at`` outside their range) are skipped (NaN-aware quantiles).
+    ``{key}_bias`` reports the bootstrap bias estimate ``mean(θ*) − θ̂`` (when it is large compared with the
+    interval width, the estimate itself is dominated by finite-sample bias). This is the functional
     twin of :class:`rdmetrics.RateDistortionSignature`.
 
     Args:
@@ -408,7 +408,7 @@ def rate_distortion_signature(
         n_bootstrap: number of bootstrap replicates (0 = no intervals).
         ci: confidence level of the intervals.
         seed: bootstrap seed.
-        ci_method: ``"basic"`` (default, bias-corrected reverse percentile) or ``"percentile"``.
+        ci_method: ``"percentile"`` (default) or ``"basic"`` (bias-corrected reverse percentile).
 
     Returns:
         dict of float64 tensors: ``rate [L]`` (bits, corrected), ``rate_plugin [L]``, ``distortion [L]``,
