@@ -47,7 +47,7 @@ class PrecisionRecallEntropy(Metric):
         prdc: also compute precision, recall, density and coverage.
         return_per_sample: also return per-sample terms (see
             :func:`rdmetrics.functional.precision_recall_entropy`).
-        block_size: rows per GEMM block of the kNN engine (``None``: automatic, about 64 MiB per block on CPU).
+        block_size: rows per GEMM block of the kNN engine (``None``: automatic, about 16 MiB per block on CPU).
         kwargs: torchmetrics ``Metric`` keyword arguments.
 
     Example:

@@ -176,7 +176,7 @@ def precision_recall_entropy(
             ``ce_real_fake_per_sample`` ``[N]``, ``pce_per_sample`` ``[M]`` (= ``ce_fake_real_per_sample - h_real``;
             the smallest values flag generated samples sitting on real ones, i.e. memorisation) and, with ``prdc``,
             ``density_per_sample`` ``[M]`` (real balls containing each generated sample, divided by ``k``).
-        block_size: rows per GEMM block of the kNN engine (``None``: about 64 MiB per block on CPU).
+        block_size: rows per GEMM block of the kNN engine (``None``: about 16 MiB per block on CPU).
 
     Returns:
         dict with ``pce, rce, re, h_real, h_fake, ce_fake_real, ce_real_fake`` (+ PRDC, + per-sample terms).
