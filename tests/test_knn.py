@@ -186,3 +186,34 @@ def test_private_rank_selection_matches_bruteforce(dtype):
         np.testing.assert_array_equal(out.idx_ab.numpy(), ref_iab[:, [0, 2]])
         np.testing.assert_allclose(out.dist_ba.numpy(), ref_dba[:, [2]], rtol=1e-13, atol=0)
         np.testing.assert_array_equal(out.idx_ba.numpy(), ref_iba[:, [2]])
+
+
+def test_uncertified_rows_fall_back_to_exact_search(monkeypatch):
+    # a tight float32 cluster next to two huge points: the GEMM error bound swamps every gap inside the cluster,
+    # so no candidate list can be certified and each cluster row must be searched exactly in float64
+    import rdmetrics.functional.knn as knn_mod
+
+    calls = []
+    original = knn_mod._full_exact_rows
+
+    def spy(*args, **kwargs):
+        calls.append(args[1].numel())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(knn_mod, "_full_exact_rows", spy)
+    g = torch.Generator().manual_seed(12)
+    cluster = 1e-3 * torch.randn(40, 2, generator=g, dtype=torch.float64)
+    x = torch.cat([cluster, torch.tensor([[1e4, 0.0], [-1e4, 0.0]], dtype=torch.float64)]).float()
+    dist, idx = knn_within(x, 3)
+    assert sum(calls) >= 40
+    ref_d, ref_i = _brute_within(x.double().numpy(), 3)
+    np.testing.assert_allclose(dist.numpy(), ref_d, rtol=1e-13, atol=0)
+    np.testing.assert_array_equal(idx.numpy(), ref_i)
+    calls.clear()
+    y = x[:20] + 1e-4
+    out = knn_cross(x, y, 2, radius_a=torch.from_numpy(ref_d[:, -1]))
+    assert sum(calls) > 0
+    d, _, ref_iab, _, ref_iba = _brute_cross(x.double().numpy(), y.double().numpy(), 2)
+    np.testing.assert_array_equal(out.idx_ab.numpy(), ref_iab)
+    np.testing.assert_array_equal(out.idx_ba.numpy(), ref_iba)
+    np.testing.assert_array_equal(out.count_b_in_a_balls.numpy(), (d < ref_d[:, -1:]).sum(0))
