@@ -69,8 +69,8 @@ class RateDistortionSignature(Metric):
         n_bootstrap: bootstrap replicates for confidence intervals (0 = none).
         ci: confidence level of the intervals.
         seed: bootstrap seed (the result is deterministic).
-        ci_method: ``"percentile"`` (default) or ``"basic"`` (reverse percentile: corrects the bootstrap shift of
-            the biased MI estimate).
+        ci_method: ``"basic"`` (default; reverse percentile: corrects the bootstrap shift of the biased MI
+            estimate) or ``"percentile"`` (see :func:`~rdmetrics.functional.rate_distortion_signature`).
         validate_args: check inputs in ``update`` (NaN/inf, label ranges, shapes, condition range).
 
     ``update(preds, target, condition)``:
@@ -122,7 +122,7 @@ class RateDistortionSignature(Metric):
         n_bootstrap: int = 0,
         ci: float = 0.95,
         seed: int = 0,
-        ci_method: Literal["percentile", "basic"] = "percentile",
+        ci_method: Literal["percentile", "basic"] = "basic",
         validate_args: bool = True,
         **kwargs: Any,
     ) -> None:

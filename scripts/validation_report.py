@@ -31,6 +31,7 @@ from rdmetrics.cli import _plot_frontiers, _progress, _Staging, matched_distorti
 from rdmetrics.datasets import HUMANS, load_model_vs_human
 from rdmetrics.datasets.model_vs_human import default_mvh_dir
 from rdmetrics.functional import error_consistency, rate_distortion_points, rate_distortion_signature
+from rdmetrics.functional.bootstrap import basic_interval
 
 METHODS = ("quadratic", "exponential", "pchip", "hull")
 SIGS = ("beta", "kappa", "auc")
@@ -41,11 +42,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _interval(point: float, ci: list[float] | None, kind: str) -> tuple[float, float]:
-    """Percentile CI from the library, or the 'basic' bootstrap interval ``[2θ̂ − q_hi, 2θ̂ − q_lo]``."""
+    """The library's percentile CI, or the library's 'basic' interval built from it (both from one bootstrap)."""
     if ci is None or not all(math.isfinite(c) for c in ci) or not math.isfinite(point):
         return math.nan, math.nan
-    lo, hi = ci
-    return (lo, hi) if kind == "percentile" else (2 * point - hi, 2 * point - lo)
+    if kind == "percentile":
+        return ci[0], ci[1]
+    lo, hi = basic_interval(torch.tensor(point), torch.tensor(ci)).tolist()
+    return lo, hi
 
 
 def _abs_interval(lo: float, hi: float) -> tuple[float, float]:
@@ -60,7 +63,13 @@ def _abs_interval(lo: float, hi: float) -> tuple[float, float]:
 def _signature(cm: torch.Tensor, method: str, at: float, args: argparse.Namespace) -> dict[str, Any]:
     try:
         res = rate_distortion_signature(
-            cm, method=method, at=at, n_bootstrap=args.n_bootstrap, seed=args.seed, correction="miller_madow"
+            cm,
+            method=method,
+            at=at,
+            n_bootstrap=args.n_bootstrap,
+            seed=args.seed,
+            correction="miller_madow",
+            ci_method="percentile",  # both interval kinds are derived from the percentile bounds below
         )
     except ValueError as err:
         return {"error": " ".join(str(err).split())}

@@ -34,7 +34,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from rdmetrics.functional.bootstrap import bootstrap_confmat
+from rdmetrics.functional.bootstrap import basic_interval, bootstrap_confmat
 from rdmetrics.functional.information import CorrectionType, PriorType
 from rdmetrics.functional.rate_distortion import hamming_rd_bound, rate_distortion_points
 from rdmetrics.utilities.checks import _check_finite, _check_tensor
@@ -380,7 +380,7 @@ def rate_distortion_signature(
     n_bootstrap: int = 0,
     ci: float = 0.95,
     seed: int = 0,
-    ci_method: Literal["percentile", "basic"] = "percentile",
+    ci_method: Literal["percentile", "basic"] = "basic",
 ) -> dict[str, Tensor]:
     r"""Rate–distortion signature of one system from its per-condition confusion matrices.
 
@@ -388,10 +388,11 @@ def rate_distortion_signature(
     ``correction`` (clipped to ``[0, log2 C]``); then :func:`rd_signatures` on ``(x_ℓ, R_ℓ)`` with the corrected
     rate, ``x = D`` or ``x = axis_values``. With ``n_bootstrap > 0`` every confusion-matrix row is resampled
     (:func:`~rdmetrics.functional.bootstrap_confmat`), the whole pipeline is rerun per replicate (vectorised) and
-    bootstrap intervals are reported: by default the percentile interval ``[q_{α/2}, q_{1−α/2}]`` of the replicate
-    values ``θ*``; ``ci_method="basic"`` gives the reverse-percentile interval ``[2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}]``,
-    which corrects the shift of the bootstrap distribution caused by the finite-sample bias of the MI estimate
-    (that bias grows under resampling, so with few trials per class percentile intervals can miss the estimate).
+    bootstrap intervals are reported: by default (``ci_method="basic"``) the reverse-percentile interval
+    ``[2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}]`` of the replicate values ``θ*``, which corrects the shift of the bootstrap
+    distribution caused by the finite-sample bias of the MI estimate (that bias grows under resampling: with 10
+    trials per class the bootstrap mean rate exceeds the estimate by 0.03–0.27 bits on model-vs-human, and the plain
+    percentile interval ``[q_{α/2}, q_{1−α/2}]`` (``ci_method="percentile"``) then often excludes its own estimate).
     Replicates where a fit is undefined (e.g. ``at`` outside their range) are skipped (NaN-aware quantiles).
     ``{key}_bias`` reports the bootstrap bias estimate ``mean(θ*) − θ̂`` (when it is large compared with the
     interval width, the estimate itself is dominated by finite-sample bias). This is the functional
@@ -408,7 +409,7 @@ def rate_distortion_signature(
         n_bootstrap: number of bootstrap replicates (0 = no intervals).
         ci: confidence level of the intervals.
         seed: bootstrap seed.
-        ci_method: ``"percentile"`` (default) or ``"basic"`` (bias-corrected reverse percentile).
+        ci_method: ``"basic"`` (default; bias-corrected reverse percentile) or ``"percentile"``.
 
     Returns:
         dict of float64 tensors: ``rate [L]`` (bits, corrected), ``rate_plugin [L]``, ``distortion [L]``,
@@ -477,7 +478,7 @@ def rate_distortion_signature(
         qs = torch.tensor([(1 - ci) / 2, (1 + ci) / 2], dtype=torch.float64, device=cm.device)
         for key in ("beta", "kappa", "auc", "secant_slope", "excess_rate"):
             q = torch.nanquantile(b_sig[key], qs)
-            out[f"{key}_ci"] = q if ci_method == "percentile" else (2 * out[key] - q).flip(0)
+            out[f"{key}_ci"] = q if ci_method == "percentile" else basic_interval(out[key], q)
             out[f"{key}_bias"] = b_sig[key].nanmean() - out[key]
         finite = b_sig["beta"][~torch.isnan(b_sig["beta"])]
         out["beta_se"] = finite.std() if finite.numel() > 1 else torch.tensor(float("nan"), dtype=torch.float64)
