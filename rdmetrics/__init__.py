@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "RateDistortionSignature": "rdmetrics.rate_distortion",
     # generative precision / recall / entropy
     "PrecisionRecallEntropy": "rdmetrics.generative",
-    "evaluate_generator": "rdmetrics.evaluate_generator",
+    "evaluate_generator": "rdmetrics.generator_eval",
     "TimmFeatureExtractor": "rdmetrics.extractors.timm",
     "as_extractor": "rdmetrics.extractors",
     "get_extractor": "rdmetrics.extractors",

@@ -144,7 +144,7 @@ def test_real_encoded_once_with_cached_metric():
 def test_real_set_forms_and_rank_shares(tmp_path):
     import numpy as np
 
-    from rdmetrics.evaluate_generator import _iter_real
+    from rdmetrics.generator_eval import _iter_real
 
     real = real_set(per_mode=10)
 

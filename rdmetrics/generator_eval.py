@@ -8,8 +8,6 @@ PyTorch loop.
 from __future__ import annotations
 
 import contextlib
-import sys
-import types
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -232,14 +230,5 @@ def evaluate_generator(
     out = metric.compute()
     return {key: (float(v) if isinstance(v, Tensor) and v.ndim == 0 else v) for key, v in out.items()}
 
-
-class _CallableModule(types.ModuleType):
-    """``rdmetrics.evaluate_generator`` is both this module and its function: keep the attribute callable."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        return evaluate_generator(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["evaluate_generator"]
