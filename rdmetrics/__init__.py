@@ -6,8 +6,7 @@ dependencies (lightning, timm, matplotlib).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rdmetrics.utilities.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -28,22 +27,15 @@ _EXPORTS: dict[str, str] = {
     "ErrorConsistency": "rdmetrics.agreement",
     "KNNJaccardSimilarity": "rdmetrics.similarity",
     "LinearCKA": "rdmetrics.similarity",
-    # perturbation sweeps and label maps
+    # perturbations, sweeps and label maps
+    "Perturbation": "rdmetrics.perturbations",
+    "get_perturbation": "rdmetrics.perturbations",
+    "list_perturbations": "rdmetrics.perturbations",
+    "register_perturbation": "rdmetrics.perturbations",
     "run_sweep": "rdmetrics.sweep",
     "ImageNetTo16Class": "rdmetrics.label_maps",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rdmetrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -5,8 +5,7 @@ Names are resolved lazily (PEP 562); each area adds its own lines to ``_EXPORTS`
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from rdmetrics.utilities.lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     # information / rate-distortion (foundation)
@@ -30,15 +29,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rdmetrics.functional' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
