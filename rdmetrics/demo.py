@@ -219,9 +219,9 @@ def run_demo(
         num_classes=10,
         seed=seed,
         progress=progress,
-        metric_kwargs={"n_bootstrap": n_bootstrap, "seed": seed},
+        metric_kwargs={"n_bootstrap": n_bootstrap, "seed": seed, "strict": False},
     )
-    rd = sweep.compute(strict=False)
+    rd = sweep.compute()
     test_x, test_y = data["test"]
     with torch.no_grad():
         correct = (net.eval()(test_x).argmax(1) == test_y).float()

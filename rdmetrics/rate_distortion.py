@@ -71,6 +71,9 @@ class RateDistortionSignature(Metric):
         seed: bootstrap seed (the result is deterministic).
         ci_method: ``"basic"`` (default; reverse percentile: corrects the bootstrap shift of the biased MI
             estimate) or ``"percentile"`` (see :func:`~rdmetrics.functional.rate_distortion_signature`).
+        strict: ``False`` turns an undefined frontier into NaN ``beta`` / ``kappa`` / ``auc`` (and drops classes with
+            no samples in a condition from its prior, with a warning) instead of raising; for monitoring during
+            training (the PerturbationSweep callback uses it).
         validate_args: check inputs in ``update`` (NaN/inf, label ranges, shapes, condition range).
 
     ``update(preds, target, condition)``:
@@ -123,6 +126,7 @@ class RateDistortionSignature(Metric):
         ci: float = 0.95,
         seed: int = 0,
         ci_method: Literal["percentile", "basic"] = "basic",
+        strict: bool = True,
         validate_args: bool = True,
         **kwargs: Any,
     ) -> None:
@@ -169,6 +173,7 @@ class RateDistortionSignature(Metric):
         if ci_method not in ("basic", "percentile"):
             raise ValueError(f"`ci_method` must be 'basic' or 'percentile', got {ci_method!r}")
         self.ci_method = ci_method
+        self.strict = bool(strict)
         self.validate_args = validate_args
         self.add_state(
             "confmat",
@@ -243,6 +248,7 @@ class RateDistortionSignature(Metric):
             ci=self.ci,
             seed=self.seed,
             ci_method=self.ci_method,
+            strict=self.strict,
         )
         out["confmat"] = self.confmat.clone()
         return out

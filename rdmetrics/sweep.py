@@ -48,76 +48,33 @@ class SweepResult(dict):
         self.levels = levels
         self.num_samples = num_samples
 
-    def compute(self, strict: bool = True) -> dict[str, Any]:
-        """``{family: metric.compute()}``; see :func:`compute_sweep`. Under DDP every rank must call it."""
-        return compute_sweep(self, strict=strict)
+    def compute(self) -> dict[str, Any]:
+        """``{family: metric.compute()}`` (see :func:`compute_sweep`). Under DDP every rank must call it."""
+        return compute_sweep(self)
 
     def reset(self) -> None:
         for metric in self.values():
             metric.reset()
 
 
-def _undefined_signature(metric: Metric) -> dict[str, Tensor]:
-    """Per-level points of a RateDistortionSignature whose frontier fit failed; NaN for the fitted scalars.
-
-    Called after ``compute()`` raised: the metric may still hold the synced (global) state, which is what we read.
-    """
-    from rdmetrics.functional.rate_distortion import rate_distortion_points
-
-    confmat = metric.confmat.detach().clone()
-    if getattr(metric, "_is_synced", False):  # torchmetrics leaves the state synced when compute raises
-        metric.unsync()
-    nan = torch.tensor(float("nan"), dtype=torch.float64, device=confmat.device)
-    try:
-        distortion, rate = rate_distortion_points(confmat, prior=metric.prior, correction=metric.correction)
-    except ValueError:  # e.g. a class never seen under the uniform prior: fall back to raw counts
-        total = confmat.sum(dim=(-2, -1)).double()
-        correct = confmat.diagonal(dim1=-2, dim2=-1).sum(-1).double()
-        distortion = torch.where(total > 0, 1.0 - correct / total.clamp_min(1), nan)
-        rate = torch.full_like(distortion, float("nan"))
-    out = {"rate": rate, "distortion": distortion, "accuracy": 1.0 - distortion, "confmat": confmat}
-    for key in ("beta", "kappa", "auc", "secant_slope", "excess_rate"):
-        out[key] = nan.clone()
-        if getattr(metric, "n_bootstrap", 0):  # same keys as a defined signature with intervals
-            out[f"{key}_ci"] = torch.full((2,), float("nan"), dtype=torch.float64, device=confmat.device)
-    return out
-
-
-def compute_sweep(metrics: Mapping[str, Metric], strict: bool = True) -> dict[str, Any]:
+def compute_sweep(metrics: Mapping[str, Metric]) -> dict[str, Any]:
     """Compute every family's metric: ``{family: metric.compute()}`` (every DDP rank must call this).
 
-    Args:
-        metrics: ``{family: metric}``, e.g. a :class:`SweepResult`.
-        strict: if ``False``, a ``RateDistortionSignature`` whose frontier cannot be fitted (e.g. an untrained model
-            with the same error at every level, fewer than 3 distinct distortions) returns its per-level
-            ``rate`` / ``distortion`` / ``accuracy`` with NaN ``beta`` / ``kappa`` / ``auc`` instead of raising
-            (the callback uses this so early epochs do not stop training). All ranks take the same branch, since
-            the decision is made on the synced state.
+    Whether an undefined frontier raises or gives NaN signatures is the metric's own ``strict`` option
+    (``run_sweep(..., metric_kwargs={"strict": False})``; the Lightning callback does this).
 
     Example:
         >>> import torch
         >>> from rdmetrics import RateDistortionSignature
         >>> from rdmetrics.sweep import compute_sweep
-        >>> m = RateDistortionSignature(num_classes=2, conditions=[0.0, 0.5, 1.0])
+        >>> m = RateDistortionSignature(num_classes=2, conditions=[0.0, 0.5, 1.0], strict=False)
         >>> for level in range(3):  # the same perfect predictions at every level: no frontier to fit
         ...     m.update(torch.tensor([0, 1]), torch.tensor([0, 1]), level)
-        >>> out = compute_sweep({"contrast": m}, strict=False)["contrast"]
+        >>> out = compute_sweep({"contrast": m})["contrast"]
         >>> out["accuracy"].tolist(), bool(out["beta"].isnan())
         ([1.0, 1.0, 1.0], True)
     """
-    from rdmetrics.rate_distortion import RateDistortionSignature
-
-    out = {}
-    for family, metric in metrics.items():
-        try:
-            out[family] = metric.compute()
-        except ValueError:
-            if strict or not isinstance(metric, RateDistortionSignature) or int(metric.confmat.sum()) == 0:
-                if getattr(metric, "_is_synced", False):
-                    metric.unsync()
-                raise
-            out[family] = _undefined_signature(metric)
-    return out
+    return {family: metric.compute() for family, metric in metrics.items()}
 
 
 def _is_real_number(value: Any) -> bool:

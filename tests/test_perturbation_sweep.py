@@ -141,8 +141,8 @@ def test_plain_run_sweep_equals_callback(tmp_path):
     model = TinyNet()
     train, val = loaders()
     trainer(tmp_path, [cb], max_epochs=1, logger=False, enable_checkpointing=False).fit(model, train, val)
-    res = run_sweep(model, val, PERTURBATIONS, num_classes=NUM_CLASSES, progress=False)
-    out = res.compute(strict=False)
+    res = run_sweep(model, val, PERTURBATIONS, num_classes=NUM_CLASSES, progress=False, metric_kwargs={"strict": False})
+    out = res.compute()
     # independent count: per-level class-balanced accuracy from a hand-written loop over the validation set
     x, y = val.dataset.tensors
     from rdmetrics.perturbations import get_perturbation
@@ -252,7 +252,9 @@ def _ddp_fit(tmp_path):
 def test_ddp_spawn_matches_single_process(tmp_path):
     t, val = _ddp_fit(tmp_path)
     # single-process reference on the full validation set with the same (untouched) weights
-    ref = run_sweep(TinyNet(lr=0.0), val, PERTURBATIONS, num_classes=NUM_CLASSES, progress=False).compute(strict=False)
+    ref = run_sweep(
+        TinyNet(lr=0.0), val, PERTURBATIONS, num_classes=NUM_CLASSES, progress=False, metric_kwargs={"strict": False}
+    ).compute()
     (csv_path,) = glob.glob(os.path.join(str(tmp_path), "ddp", "*", "metrics.csv"))  # written by rank 0
     rows = [r for r in read_csv(csv_path) if r.get("rd/contrast/acc@1")]
     assert len(rows) == 1

@@ -212,3 +212,28 @@ def test_bootstrap_ci_equals_loop_reference() -> None:
         theta = float(out[key.removesuffix("_ci")])
         np.testing.assert_allclose(basic[key].numpy(), [2 * theta - expected[1], 2 * theta - expected[0]], rtol=1e-7)
     assert float(out["beta_se"]) == pytest.approx(float(np.std(betas, ddof=1)), rel=1e-7)
+
+
+def test_non_strict_drops_missing_classes_and_gives_nan_for_undefined_frontiers() -> None:
+    """strict=False: a class absent from one condition leaves that condition's uniform prior (rate = MI of the
+    remaining rows, computed here with numpy); a flat frontier gives NaN signatures instead of raising."""
+    rng = np.random.default_rng(3)
+    cms = torch.as_tensor(rng.integers(1, 20, size=(4, 3, 3)), dtype=torch.long)
+    cms[1, 0] = 0  # class 0 never shown in condition 1
+    with pytest.raises(ValueError):
+        rate_distortion_signature(cms, correction="none")
+    with pytest.warns(UserWarning, match="no samples"):
+        out = rate_distortion_signature(cms, correction="none", strict=False)
+    rows = cms[1, 1:].double().numpy()
+    p_yx = rows / rows.sum(1, keepdims=True)
+    p_y = p_yx.mean(0)
+    mi = np.mean([np.sum(np.where(r > 0, r * np.log2(np.where(r > 0, r, 1) / p_y), 0.0)) for r in p_yx])
+    assert float(out["rate"][1]) == pytest.approx(mi, abs=1e-12)
+    assert float(out["distortion"][1]) == pytest.approx(1 - np.mean(np.diag(p_yx[:, 1:])), abs=1e-12)
+
+    flat = torch.stack([torch.eye(3, dtype=torch.long) * 10] * 3)  # the same perfect channel at every level
+    with pytest.raises(ValueError, match="distinct"):
+        rate_distortion_signature(flat)
+    out = rate_distortion_signature(flat, strict=False)
+    assert all(bool(out[k].isnan()) for k in ("beta", "kappa", "auc"))
+    np.testing.assert_allclose(out["accuracy"].numpy(), 1.0)

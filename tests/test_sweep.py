@@ -91,10 +91,12 @@ def test_default_metric_is_rate_distortion_signature():
 
     model = TinyCNN()
     batches = make_data()
-    res = run_sweep(model, batches, ["contrast"], num_classes=NUM_CLASSES, progress=False)
+    res = run_sweep(
+        model, batches, ["contrast"], num_classes=NUM_CLASSES, progress=False, metric_kwargs={"strict": False}
+    )
     metric = res["contrast"]
     assert isinstance(metric, RateDistortionSignature)
-    out = res.compute(strict=False)["contrast"]
+    out = res.compute()["contrast"]
     levels = res.levels["contrast"]
     assert levels == list(get_perturbation("contrast").levels)
     cm = brute_force_confmats(model, batches, "contrast", levels)
@@ -202,9 +204,16 @@ def test_autocast_bfloat16_cpu():
 
 def test_compute_sweep_helper():
     model = TinyCNN()
-    res = run_sweep(model, make_data(), {"contrast": [1.0, 0.3, 0.1]}, num_classes=NUM_CLASSES, progress=False)
-    a = compute_sweep(res, strict=False)["contrast"]
-    b = res.compute(strict=False)["contrast"]
+    res = run_sweep(
+        model,
+        make_data(),
+        {"contrast": [1.0, 0.3, 0.1]},
+        num_classes=NUM_CLASSES,
+        progress=False,
+        metric_kwargs={"strict": False},
+    )
+    a = compute_sweep(res)["contrast"]
+    b = res.compute()["contrast"]
     torch.testing.assert_close(a["accuracy"], b["accuracy"])
 
 
@@ -215,7 +224,15 @@ def test_non_strict_compute_on_degenerate_frontier():
     res = run_sweep(const, make_data(), {"contrast": [1.0, 0.3, 0.1]}, num_classes=NUM_CLASSES, progress=False)
     with pytest.raises(ValueError, match="distinct"):
         res.compute()
-    out = res.compute(strict=False)["contrast"]
+    res = run_sweep(
+        const,
+        make_data(),
+        {"contrast": [1.0, 0.3, 0.1]},
+        num_classes=NUM_CLASSES,
+        progress=False,
+        metric_kwargs={"strict": False},
+    )
+    out = res.compute()["contrast"]
     np.testing.assert_allclose(out["accuracy"].numpy(), [0.25] * 3)
     np.testing.assert_allclose(out["rate"].numpy(), [0.0] * 3, atol=1e-12)
     assert all(bool(out[k].isnan()) for k in ("beta", "kappa", "auc"))

@@ -55,7 +55,8 @@ class PerturbationSweep(Callback):
     * with ``n_bootstrap > 0`` also ``/beta_ci_low``, ``/beta_ci_high`` (and the same for ``kappa``, ``auc``).
 
     A frontier that cannot be fitted (e.g. an untrained model with the same error at every level) logs NaN for β, κ
-    and AUC instead of stopping training (``compute_sweep(strict=False)``). With ``val_check_interval < 1`` the sweep
+    and AUC instead of stopping training (the metrics are built with ``strict=False`` unless ``metric_kwargs`` says
+    otherwise). With ``val_check_interval < 1`` the sweep
     runs after every validation of a selected epoch.
 
     Behaviour:
@@ -132,7 +133,7 @@ class PerturbationSweep(Callback):
             raise TypeError(f"`log_prefix` must be a string, got {log_prefix!r}")
         self.log_prefix = log_prefix
         self.n_bootstrap = _check_positive_int(n_bootstrap, "n_bootstrap", minimum=0)
-        self.metric_kwargs = dict(metric_kwargs or {})
+        self.metric_kwargs = {"strict": False, **(metric_kwargs or {})}
         if n_bootstrap:
             self.metric_kwargs["n_bootstrap"] = n_bootstrap
         self.batch_transform = batch_transform
@@ -195,7 +196,7 @@ class PerturbationSweep(Callback):
             rank=trainer.global_rank,
             metric_kwargs=self.metric_kwargs,
         )
-        computed = result.compute(strict=False)  # syncs across ranks; undefined frontiers give NaN signatures
+        computed = result.compute()  # syncs across ranks; undefined frontiers give NaN signatures (strict=False)
         self.last_results = computed
         logged: dict[str, float] = {}
         curves: dict[str, dict[str, Any]] = {}

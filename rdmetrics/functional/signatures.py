@@ -33,6 +33,7 @@ from typing import Literal
 
 import torch
 from torch import Tensor
+from torchmetrics.utilities import rank_zero_warn
 
 from rdmetrics.functional.bootstrap import basic_interval, bootstrap_confmat
 from rdmetrics.functional.information import CorrectionType, PriorType
@@ -309,6 +310,7 @@ def rd_signatures(
     at: float | Tensor | None = None,
     axis_values: Tensor | None = None,
     num_classes: int | None = None,
+    strict: bool = True,
 ) -> dict[str, Tensor]:
     r"""Slope, curvature, area and excess rate of the frontier through ``(x_ℓ, R_ℓ)`` points.
 
@@ -326,6 +328,8 @@ def rd_signatures(
             observed ``x`` range. Must lie inside the observed range.
         axis_values: ``[L]`` (or ``[..., L]``) x-coordinates to use instead of ``D`` (e.g. perturbation severities).
         num_classes: ``C``; normalises ``auc`` by ``log2 C`` and enables ``excess_rate`` (NaN otherwise).
+        strict: if ``False``, a curve whose frontier is undefined (too few distinct x, ``at`` outside its range)
+            gets NaN ``beta`` / ``kappa`` / ``auc`` instead of raising.
 
     Returns:
         dict of float64 tensors shaped like the batch dims: ``beta`` (bits per unit x), ``kappa``, ``auc``,
@@ -356,7 +360,7 @@ def rd_signatures(
     if isinstance(at, Tensor):
         at_flat = torch.broadcast_to(at.to(torch.float64), batch).reshape(-1)
     out = _fit_signatures(
-        x.reshape(-1, length), d.reshape(-1, length), r.reshape(-1, length), method, at_flat, num_classes, True
+        x.reshape(-1, length), d.reshape(-1, length), r.reshape(-1, length), method, at_flat, num_classes, strict
     )
     return {k: v.reshape(batch) for k, v in out.items()}
 
@@ -381,6 +385,7 @@ def rate_distortion_signature(
     ci: float = 0.95,
     seed: int = 0,
     ci_method: Literal["percentile", "basic"] = "basic",
+    strict: bool = True,
 ) -> dict[str, Tensor]:
     r"""Rate–distortion signature of one system from its per-condition confusion matrices.
 
@@ -410,6 +415,10 @@ def rate_distortion_signature(
         ci: confidence level of the intervals.
         seed: bootstrap seed.
         ci_method: ``"basic"`` (default; bias-corrected reverse percentile) or ``"percentile"``.
+        strict: if ``False`` (for monitoring, e.g. early training epochs): an undefined frontier (e.g. the same error
+            at every level) gives NaN ``beta`` / ``kappa`` / ``auc`` instead of raising, and a class with no
+            samples in some condition is dropped from the uniform prior of that condition with a warning
+            (``empty_rows="drop"``) instead of raising. A condition with no samples at all still raises.
 
     Returns:
         dict of float64 tensors: ``rate [L]`` (bits, corrected), ``rate_plugin [L]``, ``distortion [L]``,
@@ -452,10 +461,23 @@ def rate_distortion_signature(
         cond = torch.as_tensor(conditions, dtype=torch.float64, device=cm.device).reshape(-1)
         if cond.numel() != num_conditions:
             raise ValueError(f"`conditions` must have {num_conditions} entries, got {cond.numel()}")
-    dist, rate = rate_distortion_points(cm, prior=prior, correction=correction)
-    rate_plugin = rate if correction == "none" else rate_distortion_points(cm, prior=prior, correction="none")[1]
+    empty_rows = "raise"
+    if not strict:
+        missing = (cm.sum(-1) == 0).nonzero().tolist()
+        if missing:
+            empty_rows = "drop"
+            rank_zero_warn(
+                f"{len(missing)} (condition, class) pairs have no samples (e.g. condition {missing[0][0]}, class"
+                f" {missing[0][1]}); their classes are dropped from that condition's prior"
+            )
+    dist, rate = rate_distortion_points(cm, prior=prior, correction=correction, empty_rows=empty_rows)
+    rate_plugin = (
+        rate
+        if correction == "none"
+        else rate_distortion_points(cm, prior=prior, correction="none", empty_rows=empty_rows)[1]
+    )
     nc = num_classes if num_classes >= 2 else None
-    sig = rd_signatures(dist, rate, method=method, at=at, axis_values=axis_values, num_classes=nc)
+    sig = rd_signatures(dist, rate, method=method, at=at, axis_values=axis_values, num_classes=nc, strict=strict)
     out: dict[str, Tensor] = {
         "rate": rate,
         "rate_plugin": rate_plugin,
@@ -468,7 +490,7 @@ def rate_distortion_signature(
     }
     if n_bootstrap > 0:
         boot = bootstrap_confmat(cm, n_bootstrap, seed)
-        b_dist, b_rate = rate_distortion_points(boot, prior=prior, correction=correction)
+        b_dist, b_rate = rate_distortion_points(boot, prior=prior, correction=correction, empty_rows=empty_rows)
         x = (
             b_dist
             if axis_values is None
