@@ -13,8 +13,8 @@ import torch
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch import nn
 
-from rdmetrics.generator_eval import evaluate_generator
 from rdmetrics.extractors.base import as_extractor
+from rdmetrics.generator_eval import evaluate_generator
 from rdmetrics.utilities.checks import _check_positive_int
 from rdmetrics.utilities.imports import _MATPLOTLIB_AVAILABLE
 
