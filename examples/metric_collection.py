@@ -41,8 +41,9 @@ class MLP(nn.Module):
         return self.head(h), h
 
 
-def train(model: MLP, x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> MLP:
+def train(x: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> MLP:
     torch.manual_seed(seed)
+    model = MLP()
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(epochs):
         for i in range(0, len(y), 64):
@@ -70,8 +71,8 @@ def main() -> None:
     y = torch.tensor(digits.target)
     x_train, y_train, x_test, y_test = x[:1200], y[:1200], x[1200:], y[1200:]
     epochs = 3 if args.quick else 15
-    model_a = train(MLP(), x_train, y_train, epochs, seed=0)
-    model_b = train(MLP(), x_train, y_train, epochs, seed=1)
+    model_a = train(x_train, y_train, epochs, seed=0)
+    model_b = train(x_train, y_train, epochs, seed=1)
 
     collection = MetricCollection(
         {
