@@ -312,7 +312,10 @@ def _write_plots(out_dir: Path, sweep: Any, rd: dict[str, Any], generative: dict
 def _print_report(report: dict[str, Any], out_dir: Path) -> None:
     print()
     print(f"Clean test accuracy: {report['clean_test_accuracy']:.3f} ({report['epochs']} epochs)")
-    print(f"Rate-distortion signatures on the test set ({report['n_bootstrap']} bootstrap replicates, 95 % CI):")
+    print(
+        f"Rate-distortion signatures on the test set (basic bootstrap 95 % CIs, {report['n_bootstrap']} replicates;"
+        " an estimate outside its own interval means finite-sample bias of the rate dominates: see the README):"
+    )
     header = f"{'family':<18}{'acc clean→worst':<18}{'beta':<26}{'kappa':<26}{'auc':<24}"
     print(header)
     print("-" * len(header))
