@@ -43,6 +43,11 @@ _EXTRA_CANDIDATES = 8
 _CPU_BLOCK_BYTES = 16 * 2**20
 _CUDA_BLOCK_BYTES = 1024 * 2**20
 _EXACT_CHUNK_BYTES = 8 * 2**20
+_PAIR_CHUNK_BYTES = 2 * 2**20
+# two-level row selection: columns are pooled into strided groups of ``_GROUP`` whose minima are reduced with
+# contiguous (vectorised) loads; used when a row has at least ``_GROUP * _MIN_GROUPS_PER_CAND * c`` columns
+_GROUP = 8
+_MIN_GROUPS_PER_CAND = 8
 
 Metric = Literal["euclidean", "cosine"]
 
@@ -109,6 +114,48 @@ def _resolve_block_size(block_size: int | None, n_rows: int, n_cols: int, device
     return max(1, min(n_rows, budget // max(1, n_cols * itemsize)))
 
 
+def _two_level(n_cols: int, c: int, grouped: bool) -> bool:
+    """Whether :func:`_row_smallest` selects in two levels (wide rows, overflow-free values)."""
+    return grouped and n_cols >= _GROUP * _MIN_GROUPS_PER_CAND * c
+
+
+def _no_overflow(sq_a: Tensor, sq_b: Tensor, dtype: torch.dtype) -> bool:
+    """Whether every GEMM-trick value is finite (no NaN from ``inf - inf``): needed by the two-level selection."""
+    bound = 4.0 * (float(sq_a.max()) + float(sq_b.max()))
+    return math.isfinite(bound) and bound < torch.finfo(dtype).max / 4
+
+
+def _padded_buffer(rows: int, n_cols: int, c: int, grouped: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """GEMM output buffer ``[rows, W]``; columns ``>= n_cols`` (padding for :func:`_row_smallest`) hold ``+inf``."""
+    width = -(-n_cols // _GROUP) * _GROUP if _two_level(n_cols, c, grouped) else n_cols
+    buf = torch.empty((rows, width), dtype=dtype, device=device)
+    buf[:, n_cols:] = math.inf
+    return buf
+
+
+def _row_smallest(full: Tensor, n_cols: int, c: int, two_level: bool) -> tuple[Tensor, Tensor]:
+    r"""The ``c`` smallest entries of every row of ``full[:, :n_cols]``, ascending, with their column indices.
+
+    ``full`` is a contiguous ``[R, W]`` block whose columns ``>= n_cols`` hold ``+inf`` (see :func:`_padded_buffer`).
+    For wide rows the selection is two-level and exact: column ``j`` belongs to group ``j mod G`` (``G = W / g``);
+    the group minima come from one vectorised pass, the ``c`` groups with the smallest minima are kept, and the
+    answer is the ``c`` smallest of their ``c g`` entries. Why this is exact: if :math:`T` is the ``c``-th smallest
+    group minimum, ``c`` entries (those minima) are :math:`\le T`, so the ``c``-th smallest entry is :math:`\le T`;
+    a group left out has its minimum :math:`\ge T`, so none of its entries is below the ``c``-th smallest kept one.
+    Hence every entry not returned is ``>=`` the last returned value (the invariant :func:`_select_exact` relies on;
+    which of exactly tied entries is returned does not matter there).
+    """
+    r, width = full.shape
+    if not two_level:
+        return torch.topk(full[:, :n_cols], c, dim=1, largest=False, sorted=True)
+    groups = width // _GROUP
+    gmin = full.view(r, _GROUP, groups).amin(1)
+    _, gsel = torch.topk(gmin, c, dim=1, largest=False, sorted=False)
+    cols = (gsel.unsqueeze(2) + groups * torch.arange(_GROUP, device=full.device)).view(r, c * _GROUP)
+    vals, pos = torch.topk(full.gather(1, cols), c, dim=1, largest=False, sorted=True)
+    return vals, cols.gather(1, pos)
+
+
 def _centred_into(x: Tensor, mean64: Tensor, dtype: torch.dtype, extra: int) -> tuple[Tensor, Tensor]:
     """``[x - mean, <extra empty columns>]`` in the compute dtype (one allocation) and the squared row norms."""
     n, d = x.shape
@@ -139,7 +186,7 @@ def _exact_dist(a: Tensor, rows: Tensor, b: Tensor, cols: Tensor) -> Tensor:
     out = torch.empty((r, c), dtype=torch.float64, device=a.device)
     if r == 0 or c == 0:
         return out
-    chunk = max(1, _EXACT_CHUNK_BYTES // max(1, c * d * 8))
+    chunk = max(1, _PAIR_CHUNK_BYTES // max(1, c * d * 8))
     for s in range(0, r, chunk):
         e = min(r, s + chunk)
         diff = b[cols[s:e]].double().sub_(a[rows[s:e]].double().unsqueeze(1))
@@ -151,10 +198,11 @@ def _exact_pairs(a: Tensor, ia: Tensor, b: Tensor, ib: Tensor) -> Tensor:
     """Exact float64 distances of the pairs ``(a[ia[t]], b[ib[t]])``, chunked."""
     d = a.shape[1]
     out = torch.empty(ia.shape[0], dtype=torch.float64, device=a.device)
-    chunk = max(1, _EXACT_CHUNK_BYTES // max(1, d * 8))
+    chunk = max(1, _PAIR_CHUNK_BYTES // max(1, d * 8))  # small chunks stay in cache (about 3x faster on CPU)
     for s in range(0, ia.shape[0], chunk):
         e = min(ia.shape[0], s + chunk)
-        out[s:e] = torch.linalg.vector_norm(a[ia[s:e]].double() - b[ib[s:e]].double(), dim=-1)
+        diff = a.index_select(0, ia[s:e]).double().sub_(b.index_select(0, ib[s:e]).double())
+        out[s:e] = torch.linalg.vector_norm(diff, dim=-1)
     return out
 
 
@@ -260,12 +308,18 @@ def _select_exact_ranks(
         width = int(inside.max()) if r else 1
         take = (below.unsqueeze(1) + col[:, :width]).clamp_(max=c - 1)
         w_idx = cand.gather(1, take)
-        w_dist = _exact_dist(a, rows, b, w_idx)
-        w_dist[col[:, :width] >= inside.unsqueeze(1)] = math.inf
-        d_sorted, i_sorted = _sort_by_dist_then_index(w_dist, w_idx, width)
+        # exact distances of the window members only (usually one per row)
+        pr, pc = (col[:, :width] < inside.unsqueeze(1)).nonzero(as_tuple=True)
+        w_dist = torch.full((r, width), math.inf, dtype=torch.float64, device=a.device)
+        w_dist[pr, pc] = _exact_pairs(a, rows[pr], b, w_idx[pr, pc])
         pick = (p - 1 - below).unsqueeze(1)
-        dists.append(d_sorted.gather(1, pick))
-        idxs.append(i_sorted.gather(1, pick))
+        if width == 1:
+            dists.append(w_dist)
+            idxs.append(w_idx)
+        else:
+            d_sorted, i_sorted = _sort_by_dist_then_index(w_dist, w_idx, width)
+            dists.append(d_sorted.gather(1, pick))
+            idxs.append(i_sorted.gather(1, pick))
         if not complete:
             bad |= vals[:, -1] <= hi
     dist, idx = torch.cat(dists, 1), torch.cat(idxs, 1)
@@ -384,13 +438,16 @@ def _knn_within(
     band = _error_band(dim, sq, sq, dtype)
     c = min(n - 1, k + _EXTRA_CANDIDATES)
     bs = _resolve_block_size(block_size, n, n, x.device, lhs.element_size())
-    buf = torch.empty((bs, n), dtype=dtype, device=x.device)
+    grouped = _no_overflow(sq, sq, dtype)
+    two_level = _two_level(n, c, grouped)
+    buf = _padded_buffer(bs, n, c, grouped, dtype, x.device)
     dists, idxs = [], []
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
-        d2 = torch.mm(lhs[i0:i1], rhs.T, out=buf[: i1 - i0])
+        full = buf[: i1 - i0]
+        d2 = torch.mm(lhs[i0:i1], rhs.T, out=full[:, :n])
         d2.diagonal(offset=i0).fill_(math.inf)
-        vals, cand = torch.topk(d2, c, dim=1, largest=False, sorted=True)
+        vals, cand = _row_smallest(full, n, c, two_level)
         vals = vals.double() + sq[i0:i1].double().unsqueeze(1)
         rows = torch.arange(i0, i1, device=x.device)
         if ranks is None:
@@ -505,18 +562,23 @@ def _knn_cross(
     if rb is not None:
         rb2_c = rb.pow(2).to(dtype)
 
-    buf = torch.empty((bs, m), dtype=dtype, device=dev)
+    grouped = _no_overflow(sq_a, sq_b, dtype)
+    # rows padded to a multiple of the group size: the b -> a pass pools groups of consecutive rows
+    buf = _padded_buffer(-(-bs // _GROUP) * _GROUP, m, c_ab, grouped, dtype, dev)
+    group_offsets = torch.arange(_GROUP, device=dev)
+    two_level = _two_level(m, c_ab, grouped)
 
     dists_ab, idxs_ab = [], []
     run_val = torch.full((m, c_ba), math.inf, dtype=dtype, device=dev)
     run_idx = torch.zeros((m, c_ba), dtype=torch.long, device=dev)
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
-        d2 = torch.mm(lhs[i0:i1], rhs.T, out=buf[: i1 - i0])
+        full = buf[: i1 - i0]
+        d2 = torch.mm(lhs[i0:i1], rhs.T, out=full[:, :m])
         rows = torch.arange(i0, i1, device=dev)
 
         # a -> b: row-wise top-c, final for this block
-        vals, cand = torch.topk(d2, c_ab, dim=1, largest=False, sorted=True)
+        vals, cand = _row_smallest(full, m, c_ab, two_level)
         vals = vals.double()
         if ranks_ab is None:
             d, ix = _select_exact(a, rows, b, vals, cand, k, band, complete=c_ab == m, exclude_self=False)
@@ -554,6 +616,20 @@ def _knn_cross(
             run_idx = torch.cat([run_idx, crows.T + i0], dim=1)
             run_val, keep = torch.topk(run_val, c_ba, dim=1, largest=False, sorted=False)
             run_idx = run_idx.gather(1, keep)
+        elif grouped:
+            # minima over groups of _GROUP consecutive rows (one vectorised pass); only the groups whose minimum
+            # is below a column's running threshold are opened. Padding rows hold +inf (never below a threshold).
+            rp = -(-(i1 - i0) // _GROUP) * _GROUP
+            if rp > i1 - i0:
+                buf[i1 - i0 : rp, :m] = math.inf
+            gmin = buf[:rp, :m].view(rp // _GROUP, _GROUP, m).amin(1)
+            # nonzero of the transposed mask lists the hits grouped by ascending column (no sort needed)
+            jj, gg = (gmin < thr.unsqueeze(0)).T.nonzero(as_tuple=True)
+            ii = (gg * _GROUP).unsqueeze(1) + group_offsets
+            jj = jj.unsqueeze(1).expand(-1, _GROUP)
+            vv = buf[ii, jj]
+            keep = vv < thr[jj]  # boolean indexing keeps row-major order: still grouped by column
+            run_val, run_idx = _merge_column_candidates(run_val, run_idx, ii[keep] + i0, jj[keep], vv[keep], c_ba)
         else:
             # nonzero of the transposed mask lists the entries grouped by column (no sort needed)
             jj, ii = (d2 < thr.unsqueeze(0)).T.nonzero(as_tuple=True)
