@@ -47,7 +47,7 @@ def _interval(point: float, ci: list[float] | None, kind: str) -> tuple[float, f
         return math.nan, math.nan
     if kind == "percentile":
         return ci[0], ci[1]
-    lo, hi = basic_interval(torch.tensor(point), torch.tensor(ci)).tolist()
+    lo, hi = basic_interval(torch.tensor(point, dtype=torch.float64), torch.tensor(ci, dtype=torch.float64)).tolist()
     return lo, hi
 
 
