@@ -86,7 +86,9 @@ def _validate_points(x: object, name: str) -> Tensor:
         raise TypeError(f"`{name}` must be a floating-point tensor, got dtype {x.dtype}")
     if x.shape[1] == 0:
         raise ValueError(f"`{name}` has zero feature dimensions")
-    _check_finite(x, name)
+    # a finite sum proves every entry finite (NaN/inf propagate); otherwise (also on mere overflow) check in full
+    if not math.isfinite(float(x.sum())):
+        _check_finite(x, name)
     return x
 
 
@@ -352,6 +354,58 @@ def _merge_column_candidates(
     return run_val, run_idx.gather(1, keep)
 
 
+def _update_column_candidates(
+    padded: Tensor, r: int, run_val: Tensor, run_idx: Tensor, row0: int, c: int, grouped: bool
+) -> tuple[Tensor, Tensor]:
+    """Merge the entries of a block into running per-column top-``c`` lists (one list per column of the block).
+
+    ``padded``: ``[rp, m]`` view whose first ``r`` rows are the block (approximate squared distances of rows
+    ``row0 ..`` to the ``m`` columns); rows ``r .. rp`` (``rp`` a multiple of ``_GROUP`` when ``grouped``) are
+    scratch and set to ``+inf`` here. Only entries below a column's running ``c``-th best can enter its list, so
+    every entry left out is ``>=`` the list's final maximum (the invariant :func:`_select_exact` relies on).
+    """
+    d2 = padded[:r]
+    m = d2.shape[1]
+    thr = run_val.max(1).values
+    gmin = None
+    if grouped:
+        # minima over groups of _GROUP consecutive rows (one vectorised pass); only the groups whose minimum is
+        # below a column's threshold are opened. Padding rows hold +inf (never below a threshold).
+        rp = padded.shape[0]
+        if rp > r:
+            padded[r:rp] = math.inf
+        gmin = padded.view(rp // _GROUP, _GROUP, m).amin(1)
+        if rp // _GROUP >= c and bool(torch.isinf(thr).any()):
+            # lists not full yet: the c-th smallest group minimum bounds the column's c-th smallest entry
+            # (c groups each hold an entry <= it), so entries above it cannot enter the list either
+            gkth = torch.topk(gmin.T.contiguous(), c, dim=1, largest=False, sorted=False).values.amax(1)
+            thr = torch.minimum(thr, gkth)
+    if bool(torch.isinf(thr).any()):
+        # too few candidates yet (first block): a dense column-wise top-k seeds the running lists
+        cb = min(c, r)
+        step = max(1, _EXACT_CHUNK_BYTES // (r * d2.element_size()))  # bounded transient copies
+        tops = [torch.topk(d2[:, j0 : j0 + step], cb, dim=0, largest=False, sorted=False) for j0 in range(0, m, step)]
+        cvals, crows = torch.cat([t[0] for t in tops], 1), torch.cat([t[1] for t in tops], 1)
+        run_val = torch.cat([run_val, cvals.T], dim=1)
+        run_idx = torch.cat([run_idx, crows.T + row0], dim=1)
+        run_val, keep = torch.topk(run_val, c, dim=1, largest=False, sorted=False)
+        return run_val, run_idx.gather(1, keep)
+    # entries above a column's threshold (>= its current c-th best, or above the bound just derived) can never
+    # enter its list, so every entry left out is >= the list's final maximum (the invariant _select_exact needs)
+    if gmin is not None:
+        hit = gmin <= thr.unsqueeze(0)
+        if int(hit.sum()) * _GROUP * 8 <= gmin.numel() * _GROUP:  # few groups to open, else the dense scan
+            # nonzero of the transposed mask lists the hits grouped by ascending column (no sort needed)
+            jj, gg = hit.T.nonzero(as_tuple=True)
+            ii = (gg * _GROUP).unsqueeze(1) + torch.arange(_GROUP, device=d2.device)
+            vv = padded[ii, jj.unsqueeze(1)]
+            h, o = (vv <= thr[jj].unsqueeze(1)).nonzero(as_tuple=True)  # row-major: still grouped by column
+            return _merge_column_candidates(run_val, run_idx, ii[h, o] + row0, jj[h], vv[h, o], c)
+    # nonzero of the transposed mask lists the entries grouped by column (no sort needed)
+    jj, ii = (d2 <= thr.unsqueeze(0)).T.nonzero(as_tuple=True)
+    return _merge_column_candidates(run_val, run_idx, ii + row0, jj, d2[ii, jj], c)
+
+
 def _count_hits(
     count: Tensor,
     owner: Tensor,
@@ -428,28 +482,50 @@ def _knn_within(
     dtype = _compute_dtype(x)
     src = _normalize_rows(x, "x") if metric == "cosine" else x
     dim = x.shape[1]
-    # one GEMM per block gives ||b||^2 - 2 a.b (augmented operands [a, 1] . [-2b, ||b||^2]); the row-constant
-    # ||a||^2 does not change the ranking and is added to the kept values only
-    lhs, sq = _centred_into(src, src.mean(0), dtype, 1)  # any centre works: exactness never relies on it
-    lhs[:, dim] = 1.0
+    dev = x.device
+    # the distance matrix is symmetric: row block I is multiplied only with the points from its first row on
+    # (a strip, about half the GEMM work); the strip gives its rows their candidates among those points, and its
+    # entries right of the diagonal block feed the running candidate lists of the later points (columns), which
+    # hold their candidates among the earlier points when their own block comes. One GEMM gives the full
+    # ||a||^2 + ||b||^2 - 2 a.b (operands [a, 1, ||a||^2] . [-2b, ||b||^2, 1]): column-wise ranking needs it.
+    lhs, sq = _centred_into(src, src.mean(0), dtype, 2)  # any centre works: exactness never relies on it
+    lhs[:, dim], lhs[:, dim + 1] = 1.0, sq
     rhs = torch.empty_like(lhs)
     torch.mul(lhs[:, :dim], -2.0, out=rhs[:, :dim])
-    rhs[:, dim] = sq
+    rhs[:, dim], rhs[:, dim + 1] = sq, 1.0
     band = _error_band(dim, sq, sq, dtype)
     c = min(n - 1, k + _EXTRA_CANDIDATES)
-    bs = _resolve_block_size(block_size, n, n, x.device, lhs.element_size())
+    bs = _resolve_block_size(block_size, n, n, dev, lhs.element_size())
     grouped = _no_overflow(sq, sq, dtype)
-    two_level = _two_level(n, c, grouped)
-    buf = _padded_buffer(bs, n, c, grouped, dtype, x.device)
+    buf = _padded_buffer(-(-bs // _GROUP) * _GROUP, n, c, grouped, dtype, dev)
+    run_val = torch.full((n, c), math.inf, dtype=dtype, device=dev)
+    run_idx = torch.zeros((n, c), dtype=torch.long, device=dev)
     dists, idxs = [], []
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
-        full = buf[: i1 - i0]
-        d2 = torch.mm(lhs[i0:i1], rhs.T, out=full[:, :n])
-        d2.diagonal(offset=i0).fill_(math.inf)
-        vals, cand = _row_smallest(full, n, c, two_level)
-        vals = vals.double() + sq[i0:i1].double().unsqueeze(1)
-        rows = torch.arange(i0, i1, device=x.device)
+        r, w = i1 - i0, n - i0
+        two_level = _two_level(w, c, grouped)
+        wp = -(-w // _GROUP) * _GROUP if two_level else w
+        full = buf[:r, :wp]
+        if wp > w:
+            full[:, w:] = math.inf
+        d2 = torch.mm(lhs[i0:i1], rhs[i0:].T, out=full[:, :w])
+        d2.diagonal().fill_(math.inf)
+        # rows of this block: candidates right of i0 from the strip, left of i0 from the running lists
+        vals, cand = _row_smallest(full, w, min(c, w), two_level)
+        cand = cand + i0
+        if i0 > 0:
+            vals, cand = torch.cat([run_val[i0:i1], vals], 1), torch.cat([run_idx[i0:i1], cand], 1)
+            vals, pos = torch.topk(vals, c, dim=1, largest=False, sorted=True)
+            cand = cand.gather(1, pos)
+        # later points: this block's rows are candidates for them
+        if i1 < n:
+            rp = -(-r // _GROUP) * _GROUP if grouped else r
+            run_val[i1:], run_idx[i1:] = _update_column_candidates(
+                buf[:rp, r:w], r, run_val[i1:], run_idx[i1:], i0, c, grouped
+            )
+        vals = vals.double()
+        rows = torch.arange(i0, i1, device=dev)
         if ranks is None:
             d, ix = _select_exact(src, rows, src, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
         else:
@@ -565,7 +641,6 @@ def _knn_cross(
     grouped = _no_overflow(sq_a, sq_b, dtype)
     # rows padded to a multiple of the group size: the b -> a pass pools groups of consecutive rows
     buf = _padded_buffer(-(-bs // _GROUP) * _GROUP, m, c_ab, grouped, dtype, dev)
-    group_offsets = torch.arange(_GROUP, device=dev)
     two_level = _two_level(m, c_ab, grouped)
 
     dists_ab, idxs_ab = [], []
@@ -603,37 +678,8 @@ def _knn_cross(
                 _count_hits(count_b, pj, sub[pr, pj].double(), r2_lo[rr], r[rr], a, rr + i0, b, pj)
 
         # b -> a: only entries below the running per-column c-th best can matter
-        thr = run_val.max(1).values
-        if bool(torch.isinf(thr).any()):
-            # too few candidates yet (first block): a dense column-wise top-k seeds the running lists
-            cb = min(c_ba, i1 - i0)
-            step = max(1, _EXACT_CHUNK_BYTES // ((i1 - i0) * d2.element_size()))  # bounded transient copies
-            tops = [
-                torch.topk(d2[:, j0 : j0 + step], cb, dim=0, largest=False, sorted=False) for j0 in range(0, m, step)
-            ]
-            cvals, crows = torch.cat([t[0] for t in tops], 1), torch.cat([t[1] for t in tops], 1)
-            run_val = torch.cat([run_val, cvals.T], dim=1)
-            run_idx = torch.cat([run_idx, crows.T + i0], dim=1)
-            run_val, keep = torch.topk(run_val, c_ba, dim=1, largest=False, sorted=False)
-            run_idx = run_idx.gather(1, keep)
-        elif grouped:
-            # minima over groups of _GROUP consecutive rows (one vectorised pass); only the groups whose minimum
-            # is below a column's running threshold are opened. Padding rows hold +inf (never below a threshold).
-            rp = -(-(i1 - i0) // _GROUP) * _GROUP
-            if rp > i1 - i0:
-                buf[i1 - i0 : rp, :m] = math.inf
-            gmin = buf[:rp, :m].view(rp // _GROUP, _GROUP, m).amin(1)
-            # nonzero of the transposed mask lists the hits grouped by ascending column (no sort needed)
-            jj, gg = (gmin < thr.unsqueeze(0)).T.nonzero(as_tuple=True)
-            ii = (gg * _GROUP).unsqueeze(1) + group_offsets
-            jj = jj.unsqueeze(1).expand(-1, _GROUP)
-            vv = buf[ii, jj]
-            keep = vv < thr[jj]  # boolean indexing keeps row-major order: still grouped by column
-            run_val, run_idx = _merge_column_candidates(run_val, run_idx, ii[keep] + i0, jj[keep], vv[keep], c_ba)
-        else:
-            # nonzero of the transposed mask lists the entries grouped by column (no sort needed)
-            jj, ii = (d2 < thr.unsqueeze(0)).T.nonzero(as_tuple=True)
-            run_val, run_idx = _merge_column_candidates(run_val, run_idx, ii + i0, jj, d2[ii, jj], c_ba)
+        rp = -(-(i1 - i0) // _GROUP) * _GROUP if grouped else i1 - i0
+        run_val, run_idx = _update_column_candidates(buf[:rp, :m], i1 - i0, run_val, run_idx, i0, c_ba, grouped)
 
         # is a_i inside any ball around b? row minimum of d2 - r_b^2 (in place: d2 is not needed any more)
         if rb is not None:
