@@ -44,8 +44,9 @@ _CPU_BLOCK_BYTES = 16 * 2**20
 _CUDA_BLOCK_BYTES = 1024 * 2**20
 _EXACT_CHUNK_BYTES = 8 * 2**20
 _PAIR_CHUNK_BYTES = 2 * 2**20
-# two-level row selection: columns are pooled into strided groups of ``_GROUP`` whose minima are reduced with
-# contiguous (vectorised) loads; used when a row has at least ``_GROUP * _MIN_GROUPS_PER_CAND * c`` columns
+# row selection through group minima: columns are pooled into strided groups of ``_GROUP`` (and groups into
+# super-groups of ``_GROUP``) whose minima are reduced with contiguous (vectorised) loads; used when a row has at
+# least ``_GROUP**2 * max(c, _MIN_GROUPS_PER_CAND)`` columns
 _GROUP = 8
 _MIN_GROUPS_PER_CAND = 8
 
@@ -117,8 +118,8 @@ def _resolve_block_size(block_size: int | None, n_rows: int, n_cols: int, device
 
 
 def _two_level(n_cols: int, c: int, grouped: bool) -> bool:
-    """Whether :func:`_row_smallest` selects in two levels (wide rows, overflow-free values)."""
-    return grouped and n_cols >= _GROUP * _MIN_GROUPS_PER_CAND * c
+    """Whether :func:`_row_smallest` selects through group minima (wide rows, overflow-free values)."""
+    return grouped and n_cols >= _GROUP * _GROUP * max(c, _MIN_GROUPS_PER_CAND)
 
 
 def _no_overflow(sq_a: Tensor, sq_b: Tensor, dtype: torch.dtype) -> bool:
@@ -127,9 +128,14 @@ def _no_overflow(sq_a: Tensor, sq_b: Tensor, dtype: torch.dtype) -> bool:
     return math.isfinite(bound) and bound < torch.finfo(dtype).max / 4
 
 
+def _padded_width(n_cols: int, two_level: bool) -> int:
+    """Row width used by :func:`_row_smallest`: a multiple of ``_GROUP**2`` (two group levels) when two-level."""
+    return -(-n_cols // _GROUP**2) * _GROUP**2 if two_level else n_cols
+
+
 def _padded_buffer(rows: int, n_cols: int, c: int, grouped: bool, dtype: torch.dtype, device: torch.device) -> Tensor:
     """GEMM output buffer ``[rows, W]``; columns ``>= n_cols`` (padding for :func:`_row_smallest`) hold ``+inf``."""
-    width = -(-n_cols // _GROUP) * _GROUP if _two_level(n_cols, c, grouped) else n_cols
+    width = _padded_width(n_cols, _two_level(n_cols, c, grouped))
     buf = torch.empty((rows, width), dtype=dtype, device=device)
     buf[:, n_cols:] = math.inf
     return buf
@@ -151,9 +157,16 @@ def _row_smallest(full: Tensor, n_cols: int, c: int, two_level: bool) -> tuple[T
     if not two_level:
         return torch.topk(full[:, :n_cols], c, dim=1, largest=False, sorted=True)
     groups = width // _GROUP
+    offsets = torch.arange(_GROUP, device=full.device)
     gmin = full.view(r, _GROUP, groups).amin(1)
-    _, gsel = torch.topk(gmin, c, dim=1, largest=False, sorted=False)
-    cols = (gsel.unsqueeze(2) + groups * torch.arange(_GROUP, device=full.device)).view(r, c * _GROUP)
+    # the same argument one level up: groups of groups (group g in super-group g mod (groups / _GROUP)) narrow
+    # the search for the c groups with the smallest minima to c * _GROUP of them
+    supers = groups // _GROUP
+    _, ssel = torch.topk(gmin.view(r, _GROUP, supers).amin(1), c, dim=1, largest=False, sorted=False)
+    gcand = (ssel.unsqueeze(2) + supers * offsets).view(r, c * _GROUP)
+    _, gpos = torch.topk(gmin.gather(1, gcand), c, dim=1, largest=False, sorted=False)
+    gsel = gcand.gather(1, gpos)
+    cols = (gsel.unsqueeze(2) + groups * offsets).view(r, c * _GROUP)
     vals, pos = torch.topk(full.gather(1, cols), c, dim=1, largest=False, sorted=True)
     return vals, cols.gather(1, pos)
 
@@ -336,22 +349,27 @@ def _select_exact_ranks(
 def _merge_column_candidates(
     run_val: Tensor, run_idx: Tensor, ii: Tensor, jj: Tensor, vv: Tensor, c: int
 ) -> tuple[Tensor, Tensor]:
-    """Merge new entries ``(row ii, column jj, value vv)``, grouped by ascending ``jj``, into per-column top-``c``."""
-    m = run_val.shape[0]
+    """Merge new entries ``(row ii, column jj, value vv)``, grouped by ascending ``jj``, into per-column top-``c``.
+
+    Only the columns that received entries are touched; ``run_val``/``run_idx`` are updated in place and returned.
+    """
     if jj.numel() == 0:
         return run_val, run_idx
-    counts = torch.bincount(jj, minlength=m)
+    cols, counts = torch.unique_consecutive(jj, return_counts=True)
+    u = cols.shape[0]
     width = int(counts.max())
-    starts = counts.cumsum(0) - counts
-    pos = torch.arange(jj.numel(), device=jj.device) - starts[jj]
-    pad_v = torch.full((m, width), math.inf, dtype=run_val.dtype, device=run_val.device)
-    pad_i = torch.zeros((m, width), dtype=torch.long, device=run_val.device)
-    pad_v[jj, pos] = vv
-    pad_i[jj, pos] = ii
-    run_val = torch.cat([run_val, pad_v], dim=1)
-    run_idx = torch.cat([run_idx, pad_i], dim=1)
-    run_val, keep = torch.topk(run_val, c, dim=1, largest=False, sorted=False)
-    return run_val, run_idx.gather(1, keep)
+    grp = torch.repeat_interleave(torch.arange(u, device=jj.device), counts)
+    pos = torch.arange(jj.numel(), device=jj.device) - (counts.cumsum(0) - counts)[grp] + c
+    pad_v = torch.full((u, c + width), math.inf, dtype=run_val.dtype, device=run_val.device)
+    pad_i = torch.zeros((u, c + width), dtype=torch.long, device=run_val.device)
+    pad_v[:, :c] = run_val[cols]
+    pad_i[:, :c] = run_idx[cols]
+    pad_v[grp, pos] = vv
+    pad_i[grp, pos] = ii
+    val, keep = torch.topk(pad_v, c, dim=1, largest=False, sorted=False)
+    run_val[cols] = val
+    run_idx[cols] = pad_i.gather(1, keep)
+    return run_val, run_idx
 
 
 def _update_column_candidates(
@@ -393,10 +411,9 @@ def _update_column_candidates(
     # entries above a column's threshold (>= its current c-th best, or above the bound just derived) can never
     # enter its list, so every entry left out is >= the list's final maximum (the invariant _select_exact needs)
     if gmin is not None:
-        hit = gmin <= thr.unsqueeze(0)
-        if int(hit.sum()) * _GROUP * 8 <= gmin.numel() * _GROUP:  # few groups to open, else the dense scan
-            # nonzero of the transposed mask lists the hits grouped by ascending column (no sort needed)
-            jj, gg = hit.T.nonzero(as_tuple=True)
+        # nonzero of the transposed mask lists the hits grouped by ascending column (no sort needed)
+        jj, gg = (gmin <= thr.unsqueeze(0)).T.nonzero(as_tuple=True)
+        if jj.numel() * 8 <= gmin.numel():  # few groups to open (else the dense scan below is cheaper)
             ii = (gg * _GROUP).unsqueeze(1) + torch.arange(_GROUP, device=d2.device)
             vv = padded[ii, jj.unsqueeze(1)]
             h, o = (vv <= thr[jj].unsqueeze(1)).nonzero(as_tuple=True)  # row-major: still grouped by column
@@ -483,11 +500,12 @@ def _knn_within(
     src = _normalize_rows(x, "x") if metric == "cosine" else x
     dim = x.shape[1]
     dev = x.device
-    # the distance matrix is symmetric: row block I is multiplied only with the points from its first row on
-    # (a strip, about half the GEMM work); the strip gives its rows their candidates among those points, and its
-    # entries right of the diagonal block feed the running candidate lists of the later points (columns), which
-    # hold their candidates among the earlier points when their own block comes. One GEMM gives the full
-    # ||a||^2 + ||b||^2 - 2 a.b (operands [a, 1, ||a||^2] . [-2b, ||b||^2, 1]): column-wise ranking needs it.
+    # the distance matrix is symmetric: row block I is multiplied only with the points up to its last row (a strip,
+    # about half the GEMM work). The strip gives its rows their candidates among those points (row-wise), and its
+    # entries left of the diagonal block are offered to the candidate lists of the earlier points (column-wise,
+    # only entries below a list's current c-th best can enter). An earlier point's list is already full when the
+    # offers come, so its threshold is tight from the start. One GEMM gives the full ||a||^2 + ||b||^2 - 2 a.b
+    # (operands [a, 1, ||a||^2] . [-2b, ||b||^2, 1]): column-wise ranking needs it.
     lhs, sq = _centred_into(src, src.mean(0), dtype, 2)  # any centre works: exactness never relies on it
     lhs[:, dim], lhs[:, dim + 1] = 1.0, sq
     rhs = torch.empty_like(lhs)
@@ -500,40 +518,33 @@ def _knn_within(
     buf = _padded_buffer(-(-bs // _GROUP) * _GROUP, n, c, grouped, dtype, dev)
     run_val = torch.full((n, c), math.inf, dtype=dtype, device=dev)
     run_idx = torch.zeros((n, c), dtype=torch.long, device=dev)
-    dists, idxs = [], []
     for i0 in range(0, n, bs):
         i1 = min(n, i0 + bs)
-        r, w = i1 - i0, n - i0
-        two_level = _two_level(w, c, grouped)
-        wp = -(-w // _GROUP) * _GROUP if two_level else w
+        r = i1 - i0
+        two_level = _two_level(i1, c, grouped)
+        wp = _padded_width(i1, two_level)
         full = buf[:r, :wp]
-        if wp > w:
-            full[:, w:] = math.inf
-        d2 = torch.mm(lhs[i0:i1], rhs[i0:].T, out=full[:, :w])
-        d2.diagonal().fill_(math.inf)
-        # rows of this block: candidates right of i0 from the strip, left of i0 from the running lists
-        vals, cand = _row_smallest(full, w, min(c, w), two_level)
-        cand = cand + i0
+        if wp > i1:
+            full[:, i1:] = math.inf
+        d2 = torch.mm(lhs[i0:i1], rhs[:i1].T, out=full[:, :i1])
+        d2.diagonal(offset=i0).fill_(math.inf)
+        # rows of this block: candidates among the points before them and in the block (later points offer theirs
+        # column-wise when their block comes); fewer than c columns leave +inf placeholders, replaced later
+        cw = min(c, i1)
+        run_val[i0:i1, :cw], run_idx[i0:i1, :cw] = _row_smallest(full, i1, cw, two_level)
+        # earlier points: this block's rows are offered to their lists
         if i0 > 0:
-            vals, cand = torch.cat([run_val[i0:i1], vals], 1), torch.cat([run_idx[i0:i1], cand], 1)
-            vals, pos = torch.topk(vals, c, dim=1, largest=False, sorted=True)
-            cand = cand.gather(1, pos)
-        # later points: this block's rows are candidates for them
-        if i1 < n:
             rp = -(-r // _GROUP) * _GROUP if grouped else r
-            run_val[i1:], run_idx[i1:] = _update_column_candidates(
-                buf[:rp, r:w], r, run_val[i1:], run_idx[i1:], i0, c, grouped
+            run_val[:i0], run_idx[:i0] = _update_column_candidates(
+                buf[:rp, :i0], r, run_val[:i0], run_idx[:i0], i0, c, grouped
             )
-        vals = vals.double()
-        rows = torch.arange(i0, i1, device=dev)
-        if ranks is None:
-            d, ix = _select_exact(src, rows, src, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
-        else:
-            d, ix = _select_exact_ranks(src, rows, src, vals, cand, ranks, band, c == n - 1, exclude_self=True)
-        dists.append(d)
-        idxs.append(ix)
-    dist = torch.cat(dists)
-    idx = torch.cat(idxs)
+    vals, order = torch.sort(run_val.double(), dim=1)
+    cand = run_idx.gather(1, order)
+    rows = torch.arange(n, device=dev)
+    if ranks is None:
+        dist, idx = _select_exact(src, rows, src, vals, cand, k, band, complete=c == n - 1, exclude_self=True)
+    else:
+        dist, idx = _select_exact_ranks(src, rows, src, vals, cand, ranks, band, c == n - 1, exclude_self=True)
     if metric == "cosine":
         dist = dist.pow(2) / 2
     return dist, idx
