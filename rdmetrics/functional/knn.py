@@ -8,7 +8,12 @@ How it works (same on CPU and CUDA):
    :math:`\|a\|^2 + \|b\|^2 - 2 a b^\top` (augmented operands ``[a, 1, |a|^2]`` and ``[-2b, |b|^2, 1]``, written
    into a reused buffer, so no extra pass over the block), in the input precision (float32 or float64; half
    precision is upcast to float32). Memory is ``O(block_size x M)``; the full ``N x M`` matrix never exists.
-3. ``k + 8`` candidates per row are kept (``torch.topk``). With a rigorous bound ``band`` on the GEMM rounding
+3. ``k + 8`` candidates per point are kept. Row-wise they come from an exact two-level selection through strided
+   group minima (:func:`_row_smallest`); column-wise (the other set's points in :func:`knn_cross`, the earlier
+   points in :func:`knn_within`, which uses the symmetry of the matrix and multiplies each row block only with the
+   points up to it) from running per-point lists that only entries below the list's current ``(k+8)``-th value
+   can enter (found through minima over groups of rows). Either way every point left out has an approximate value
+   ``>=`` the last candidate's. With a rigorous bound ``band`` on the GEMM rounding
    error of a squared distance, only the candidates whose approximate value is within ``2 band`` of the approximate
    ``k``-th can belong to the true k nearest; their distances are **recomputed exactly in float64 by difference**
    :math:`\sqrt{\sum_l (a_l - b_l)^2}` and re-sorted (ties broken by the lower index).
