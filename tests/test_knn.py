@@ -217,3 +217,38 @@ def test_uncertified_rows_fall_back_to_exact_search(monkeypatch):
     np.testing.assert_array_equal(out.idx_ab.numpy(), ref_iab)
     np.testing.assert_array_equal(out.idx_ba.numpy(), ref_iba)
     np.testing.assert_array_equal(out.count_b_in_a_balls.numpy(), (d < ref_d[:, -1:]).sum(0))
+
+
+# The grouped (two-level) exact selection only switches on for wide rows (>= ~832 columns at k = 5). Exercise it
+# twice: at its natural size, and on small sets with the group constants lowered so every row takes that path.
+def _check_within_and_cross(x: torch.Tensor, y: torch.Tensor, k: int, block_size) -> None:
+    dist, idx = knn_within(x, k, block_size=block_size)
+    ref_d, ref_i = _brute_within(x.double().numpy(), k)
+    np.testing.assert_allclose(dist.numpy(), ref_d, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(idx.numpy(), ref_i)
+    res = knn_cross(x, y, k, block_size=block_size)
+    _, d_ab, i_ab, d_ba, i_ba = _brute_cross(x.double().numpy(), y.double().numpy(), k)
+    np.testing.assert_allclose(res.dist_ab.numpy(), d_ab, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(res.idx_ab.numpy(), i_ab)
+    np.testing.assert_allclose(res.dist_ba.numpy(), d_ba, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(res.idx_ba.numpy(), i_ba)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_grouped_selection_on_wide_rows_matches_bruteforce(dtype):
+    x = _data(1100, 12, seed=11, dtype=dtype, scale=1.5, shift=3.0)
+    y = _data(1000, 12, seed=12, dtype=dtype, scale=1.0, shift=3.5)
+    _check_within_and_cross(x, y, 5, None)
+
+
+@pytest.mark.parametrize("block_size", [None, 23])
+def test_grouped_selection_forced_on_small_sets(monkeypatch, block_size):
+    import rdmetrics.functional.knn as knn
+
+    monkeypatch.setattr(knn, "_GROUP", 2)
+    monkeypatch.setattr(knn, "_MIN_GROUPS_PER_CAND", 1)
+    grid = torch.stack(torch.meshgrid(torch.arange(7.0), torch.arange(7.0), indexing="ij"), -1).reshape(-1, 2)
+    x = torch.cat([grid, grid[:5] + 0.5]).double()  # exact ties on the lattice
+    y = _data(60, 2, seed=13, scale=3.0, shift=3.0)
+    for k in (1, 3, 5):
+        _check_within_and_cross(x, y, k, block_size)
