@@ -21,25 +21,6 @@ from rdmetrics.utilities.checks import (
 )
 
 
-def _fast_labels(x: Tensor, num_classes: int, name: str) -> Tensor:
-    """Labels from scores/labels with the shared checks, on a fast path for valid input.
-
-    A finite sum proves every score is finite (NaN/inf propagate), and one ``aminmax`` checks a label range; any
-    failure falls back to the shared validators in ``rdmetrics.utilities.checks``, which name the problem.
-    """
-    if isinstance(x, Tensor) and x.ndim == 2 and x.is_floating_point() and x.shape[1] == num_classes:
-        if x.numel() and math.isfinite(x.sum().item()):
-            return x.argmax(dim=1)
-    elif isinstance(x, Tensor) and x.ndim == 1 and not (x.is_floating_point() or x.is_complex()) and x.numel():
-        if x.dtype != torch.bool:
-            lo, hi = torch.aminmax(x)
-            if 0 <= int(lo) and int(hi) < num_classes:
-                return x.long()
-    if isinstance(x, Tensor) and name == "target" and x.is_floating_point():
-        raise ValueError(f"`target` must hold integer class labels, got dtype {x.dtype}")
-    return _format_predictions(x, num_classes, name)
-
-
 class RateDistortionSignature(Metric):
     r"""Rate–distortion signature (slope β, curvature κ, AUC) of a classifier across perturbation conditions.
 
@@ -210,8 +191,8 @@ class RateDistortionSignature(Metric):
     def update(self, preds: Tensor, target: Tensor, condition: int | Tensor) -> None:
         """Add a batch of predictions for one condition (int) or per-sample conditions (``[N]`` tensor)."""
         if self.validate_args:
-            labels = _fast_labels(preds, self.num_cols, "preds")
-            target = _fast_labels(target, self.num_classes, "target")
+            labels = _format_predictions(preds, self.num_cols, "preds")
+            target = _format_predictions(target, self.num_classes, "target")
             _check_same_num_samples(labels, target, "preds", "target")
         else:
             _check_tensor(preds, "preds")

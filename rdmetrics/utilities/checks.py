@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -13,8 +15,14 @@ def _check_tensor(x: object, name: str) -> Tensor:
 
 
 def _check_finite(x: Tensor, name: str) -> None:
-    """Raise ``ValueError`` if a floating tensor holds NaN or inf."""
+    """Raise ``ValueError`` if a floating tensor holds NaN or inf.
+
+    Fast path: a finite sum proves every entry finite (NaN and inf propagate through a sum); only when the sum is
+    not finite (bad input, or a mere overflow of the sum) are the entries checked one by one.
+    """
     if x.is_floating_point() or x.is_complex():
+        if x.is_floating_point() and (x.numel() == 0 or math.isfinite(float(x.sum()))):
+            return
         if not bool(torch.isfinite(x).all()):
             n_nan = int(torch.isnan(x).sum())
             n_inf = int(torch.isinf(x).sum())
@@ -42,7 +50,7 @@ def _check_labels(labels: Tensor, num_classes: int, name: str) -> Tensor:
     if labels.ndim != 1:
         raise ValueError(f"`{name}` must be a 1-D tensor of labels, got shape {tuple(labels.shape)}")
     if labels.numel():
-        lo, hi = int(labels.min()), int(labels.max())
+        lo, hi = (int(v) for v in torch.aminmax(labels.long() if labels.dtype == torch.bool else labels))
         if lo < 0 or hi >= num_classes:
             raise ValueError(f"`{name}` has labels out of range [0, {num_classes - 1}]: min {lo}, max {hi}")
     return labels.long()
