@@ -8,7 +8,6 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
 
 from rdmetrics.functional.similarity import (
     _cka_empty_state,
@@ -22,6 +21,7 @@ from rdmetrics.functional.similarity import (
     _pair,
 )
 from rdmetrics.utilities.checks import _check_positive_int
+from rdmetrics.utilities.data import _cat_rows, _flatten_rows
 
 
 class LinearCKA(Metric):
@@ -225,20 +225,13 @@ class KNNJaccardSimilarity(Metric):
         # full_like keeps the state's dtype (``set_dtype`` converts every state), so all ranks gather alike
         self.dim_a = torch.full_like(self.dim_a, a.shape[1])
         self.dim_b = torch.full_like(self.dim_b, b.shape[1])
-        self.feats_a.append(a.detach().to(self.dtype).reshape(-1))
-        self.feats_b.append(b.detach().to(self.dtype).reshape(-1))
-
-    @staticmethod
-    def _rows(state: Any, width: int) -> Tensor:
-        flat = state if isinstance(state, Tensor) else (dim_zero_cat(state) if len(state) else torch.zeros(0))
-        if width == 0 or flat.numel() == 0:
-            return flat.reshape(0, max(width, 1))
-        return flat.reshape(-1, width)
+        self.feats_a.append(_flatten_rows(a.detach(), self.dtype))
+        self.feats_b.append(_flatten_rows(b.detach(), self.dtype))
 
     def compute(self) -> dict[str, Tensor]:
         """kNN-Jaccard and mutual-kNN of everything seen so far."""
-        a = self._rows(self.feats_a, int(self.dim_a))
-        b = self._rows(self.feats_b, int(self.dim_b))
+        a = _cat_rows(self.feats_a, self.dim_a, self.dtype)
+        b = _cat_rows(self.feats_b, self.dim_b, self.dtype)
         if a.shape[0] == 0:
             raise ValueError("kNN-Jaccard: no samples seen (empty state); call update() first")
         a, b = _features(a, "x"), _features(b, "y")
