@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rdmetrics.utilities.data import _to_jsonable
+
 _METHODS = ("quadratic", "exponential", "pchip", "hull")
 _CORRECTIONS = ("miller_madow", "none")
 
@@ -40,24 +42,6 @@ class CLIError(Exception):
 
 
 # --------------------------------------------------------------------------------------------------- small helpers
-
-
-def _to_py(x: Any) -> Any:
-    """Tensors / numpy -> plain Python (lists, floats); NaN/inf -> None so the JSON stays standard."""
-    if isinstance(x, Tensor):
-        x = x.detach().cpu()
-        x = x.item() if x.ndim == 0 else x.tolist()
-    elif isinstance(x, np.ndarray):
-        x = x.tolist()
-    elif isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, dict):
-        return {str(k): _to_py(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_to_py(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def _f(x: Any) -> float:
@@ -204,7 +188,7 @@ def _levels_and_signature(
         sig, note = {}, f"no signature: {' '.join(str(err).split())}"
     keep = ("beta", "kappa", "auc", "secant_slope", "excess_rate", "at", "beta_se")
     keep += tuple(f"{k}_ci" for k in keep[:5])
-    return levels, {k: _to_py(v) for k, v in sig.items() if k in keep}, note
+    return levels, {k: _to_jsonable(v) for k, v in sig.items() if k in keep}, note
 
 
 def _sig_columns(sig: dict[str, Any]) -> dict[str, float]:
@@ -306,7 +290,7 @@ def _cmd_mvh(args: argparse.Namespace) -> int:
             name,
             {"conditions": list(exp.conditions), "monotone": exp.monotone, "at": matched.get(name), "observers": {}},
         )
-        entry["observers"][obs] = {"kind": kind, "levels": _to_py(levels), "signature": sig, "note": note}
+        entry["observers"][obs] = {"kind": kind, "levels": _to_jsonable(levels), "signature": sig, "note": note}
         for i, cond in enumerate(exp.conditions):
             level_rows.append(
                 {"experiment": name, "observer": obs, "kind": kind, "level": i}
@@ -325,7 +309,7 @@ def _cmd_mvh(args: argparse.Namespace) -> int:
         try:
             _write_csv(stage.path("levels.csv"), level_rows)
             _write_csv(stage.path("signatures.csv"), sig_rows)
-            stage.path("report.json").write_text(json.dumps(_to_py(report), indent=1), encoding="utf-8")
+            stage.path("report.json").write_text(json.dumps(_to_jsonable(report), indent=1), encoding="utf-8")
             if not args.no_plots:
                 for name in _progress(list(data), desc="plots", unit="plot"):
                     _plot_frontiers(data[name], per_exp_levels[name], stage.path(f"frontier_{name}.png"))
@@ -413,7 +397,7 @@ def _cmd_generative(args: argparse.Namespace) -> int:
     dtype = torch.promote_types(real.dtype, fake.dtype)
     res = precision_recall_entropy(real.to(dtype), fake.to(dtype), k=args.k, prdc=not args.no_prdc)
     out = {"real": str(args.real), "fake": str(args.fake), "k": args.k, "n_real": len(real), "n_fake": len(fake)}
-    out |= _to_py(res)
+    out |= _to_jsonable(res)
     text = json.dumps(out, indent=1)
     if args.out is not None:
         _write_text_atomic(Path(args.out), text + "\n")
@@ -499,11 +483,11 @@ def _cmd_confusion(args: argparse.Namespace) -> int:
         "files": [str(f) for f in args.files],
         "settings": _signature_kwargs(args),
         "num_classes": cm.shape[1],
-        "levels": _to_py(levels),
+        "levels": _to_jsonable(levels),
         "signature": sig,
         "note": note,
     }
-    text = json.dumps(_to_py(report), indent=1)
+    text = json.dumps(_to_jsonable(report), indent=1)
     if args.out is not None:
         _write_text_atomic(Path(args.out), text + "\n")
     if args.json:

@@ -25,6 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rdmetrics.utilities.data import _to_jsonable
+
 #: families swept by the demo, with levels suited to 32×32 digits (ordered by increasing severity)
 DEMO_FAMILIES: dict[str, list[float]] = {
     "contrast": [1.0, 0.5, 0.3, 0.15, 0.1, 0.05, 0.03, 0.01],
@@ -153,16 +155,6 @@ def _fmt(value: float, lo: float | None = None, hi: float | None = None, digits:
     return text
 
 
-def _tolist(value: Any) -> Any:
-    if isinstance(value, Tensor):
-        return value.detach().cpu().tolist()
-    if isinstance(value, dict):
-        return {k: _tolist(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_tolist(v) for v in value]
-    return value
-
-
 def run_demo(
     out: str | os.PathLike = "rdmetrics-demo",
     quick: bool = False,
@@ -245,8 +237,10 @@ def run_demo(
         "clean_test_accuracy": clean_acc,
         "clean_test_balanced_accuracy": clean_balanced_acc,
         "n_bootstrap": n_bootstrap,
-        "rate_distortion": {family: {"levels": sweep.levels[family], **_tolist(res)} for family, res in rd.items()},
-        "callback_history": _tolist(sweep_cb.history),
+        "rate_distortion": {
+            family: {"levels": sweep.levels[family], **_to_jsonable(res)} for family, res in rd.items()
+        },
+        "callback_history": _to_jsonable(sweep_cb.history),
         "generative": generative,
     }
     for res in report["rate_distortion"].values():

@@ -11,8 +11,10 @@ features call ``self.set_dtype(torch.float64)`` at the end of ``__init__`` and s
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 from torchmetrics.utilities import dim_zero_cat
@@ -53,4 +55,22 @@ def _cat_values(state: Any, dtype: torch.dtype | None = None) -> Tensor:
     return torch.zeros(0, dtype=dtype or torch.float32)
 
 
-__all__ = ["_cat_rows", "_cat_values", "_flatten_rows"]
+def _to_jsonable(x: Any) -> Any:
+    """Tensors / numpy -> plain Python (lists, floats); NaN/inf -> None so the JSON stays standard."""
+    if isinstance(x, Tensor):
+        x = x.detach().cpu()
+        x = x.item() if x.ndim == 0 else x.tolist()
+    elif isinstance(x, np.ndarray):
+        x = x.tolist()
+    elif isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, dict):
+        return {str(k): _to_jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_to_jsonable(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+__all__ = ["_cat_rows", "_cat_values", "_flatten_rows", "_to_jsonable"]
