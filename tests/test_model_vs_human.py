@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from rdmetrics.datasets import CATEGORIES, HUMANS, RESPONSES, SEVERITY_ORDER, load_model_vs_human
-from rdmetrics.datasets.model_vs_human import MONOTONE
+from rdmetrics.datasets.model_vs_human import MONOTONE, PARAMETRIC, SINGLE_CONDITION
 
 MVH = Path(
     os.environ.get("RDMETRICS_MVH_DIR")
@@ -59,12 +59,21 @@ def data():
 
 @needs_data
 def test_experiments_and_observers(data):
-    assert sorted(data) == sorted(SEVERITY_ORDER)
+    assert sorted(data) == sorted(SEVERITY_ORDER) == sorted(PARAMETRIC + SINGLE_CONDITION)
+    assert len(data) == 17
+    n_subjects = {"sketch": 7, "stylized": 5, "edge": 10, "silhouette": 10, "cue-conflict": 10}
+    n_trials = {"sketch": 800, "stylized": 800, "edge": 160, "silhouette": 160, "cue-conflict": 1280}
     for name, exp in data.items():
         assert exp.observers[0] == HUMANS
-        assert len(exp.subjects) == 4 and len(exp.models) == 5
+        assert len(exp.subjects) == n_subjects.get(name, 4) and len(exp.models) == 5
         assert exp.conditions == SEVERITY_ORDER[name]
-        assert exp.monotone == (name != "rotation")
+        assert exp.monotone == (name in PARAMETRIC and name != "rotation")
+        if name in SINGLE_CONDITION:
+            # every observer saw every stimulus once, aligned on the stimulus key (NaN / 0 conditions merged)
+            assert exp.conditions == ("0",)
+            assert len(exp.trials.image_keys) == n_trials[name]
+            for obs, resp in exp.trials.responses.items():
+                assert int((resp >= 0).sum()) == n_trials[name], (name, obs)
         for cm in exp.confmats.values():
             assert cm.shape == (len(exp.conditions), 16, 17) and cm.dtype == torch.int64
 

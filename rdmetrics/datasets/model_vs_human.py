@@ -73,7 +73,32 @@ SEVERITY_ORDER: dict[str, tuple[str, ...]] = {
     "power-equalisation": ("0", "pow"),
     "rotation": ("0", "90", "180", "270"),
     "uniform-noise": ("0.00", "0.03", "0.05", "0.10", "0.20", "0.35", "0.60", "0.90"),
+    # the 5 non-parametric datasets: one condition; models write it as ``NaN`` on edge/silhouette/cue-conflict,
+    # humans as ``0`` (both map to ``"0"``)
+    "cue-conflict": ("0",),
+    "edge": ("0",),
+    "silhouette": ("0",),
+    "sketch": ("0",),
+    "stylized": ("0",),
 }
+
+#: The 12 parametric experiments (several perturbation levels).
+PARAMETRIC: tuple[str, ...] = (
+    "colour",
+    "contrast",
+    "eidolonI",
+    "eidolonII",
+    "eidolonIII",
+    "false-colour",
+    "high-pass",
+    "low-pass",
+    "phase-scrambling",
+    "power-equalisation",
+    "rotation",
+    "uniform-noise",
+)
+#: The 5 single-condition datasets (their only condition is ``"0"``; ``NaN`` in model files maps to it).
+SINGLE_CONDITION: tuple[str, ...] = ("cue-conflict", "edge", "silhouette", "sketch", "stylized")
 
 #: Natural numeric value of each level (contrast in %, filter sigma, noise width, phase-noise width in degrees,
 #: log2 eidolon reach, rotation angle; 0/1 for the two-level experiments).
@@ -90,11 +115,13 @@ LEVEL_VALUES: dict[str, tuple[float, ...]] = {
     "power-equalisation": (0.0, 1.0),
     "rotation": (0.0, 90.0, 180.0, 270.0),
     "uniform-noise": (0.0, 0.03, 0.05, 0.1, 0.2, 0.35, 0.6, 0.9),
+    **{name: (0.0,) for name in ("cue-conflict", "edge", "silhouette", "sketch", "stylized")},
 }
 
 #: Whether the level order is a monotone severity axis (``rotation`` is not: 90/180/270 degrees are different
 #: perturbations, not stronger ones).
 MONOTONE: dict[str, bool] = {name: name != "rotation" for name in SEVERITY_ORDER}
+MONOTONE.update({name: False for name in SINGLE_CONDITION})
 
 _REQUIRED = ("subj", "trial", "rt", "object_response", "category", "condition", "imagename")
 _KEY_RE = re.compile(r"^\d+_[^_]+_[^_]+_(.+)$")
@@ -232,9 +259,17 @@ def _canon(label: str) -> str:
         return s
 
 
-def _image_key(imagename: str) -> str:
-    m = _KEY_RE.match(imagename.strip())
-    return m.group(1) if m else imagename.strip()
+def _image_key(imagename: str) -> tuple[str, bool]:
+    """``(key, prefixed)``: ``imagename`` without its ``<trial>_<code>_<observer>_`` prefix, and whether it had one."""
+    name = imagename.strip()
+    m = _KEY_RE.match(name)
+    return (m.group(1), True) if m else (name, False)
+
+
+def _stimulus_key(key: str) -> str:
+    """The bare stimulus file name: the part after the last ``_`` (``..._airplane_00_airplane1.png`` ->
+    ``airplane1.png``)."""
+    return key.rsplit("_", 1)[-1]
 
 
 @dataclass
@@ -246,6 +281,7 @@ class _FileRows:
     response: list[int]
     condition: list[str]
     keys: list[str]
+    bare: bool = False
 
 
 def _read_csv(path: Path) -> _FileRows:
@@ -282,7 +318,9 @@ def _read_csv(path: Path) -> _FileRows:
             rows.category.append(_CAT_INDEX[cat])
             rows.response.append(_RESP_INDEX[resp])
             rows.condition.append(row["condition"].strip())
-            rows.keys.append(_image_key(row["imagename"]))
+            key, prefixed = _image_key(row["imagename"])
+            rows.keys.append(key)
+            rows.bare |= not prefixed
     if not rows.category:
         raise ValueError(f"{path}: no trials (empty CSV)")
     if len(subjects) != 1 or "" in subjects:
@@ -294,6 +332,16 @@ def _read_csv(path: Path) -> _FileRows:
 
 def _order_conditions(experiment: str, labels: dict[str, Path]) -> tuple[tuple[str, ...], dict[str, str], bool]:
     """Return (ordered labels as found in the data, data label -> ordered label, monotone)."""
+    if experiment in SINGLE_CONDITION:
+        mapping = {}
+        for lab in labels:
+            if _canon(lab) not in ("nan", "0.0", ""):
+                raise ValueError(
+                    f"{labels[lab]}: unknown condition {lab!r} for single-condition dataset {experiment!r} "
+                    "(expected '0' or 'NaN')"
+                )
+            mapping[lab] = "0"
+        return ("0",), mapping, False
     if experiment in SEVERITY_ORDER:
         table = {_canon(t): t for t in SEVERITY_ORDER[experiment]}
         mapping = {}
@@ -324,6 +372,12 @@ def _load_experiment(folder: Path, observers: Sequence[str] | None) -> Experimen
     for path in files:
         rows = _read_csv(path)
         per_observer.setdefault(rows.observer, []).append(rows)
+    if any(r.bare for rs in per_observer.values() for r in rs):
+        # some files name the bare stimulus (models on edge / silhouette / cue-conflict), others carry the
+        # trial/session prefix: align every observer on the stimulus file name (the part after the last ``_``)
+        for rs in per_observer.values():
+            for r in rs:
+                r.keys = [_stimulus_key(k) for k in r.keys]
     labels = {c: r.path for rs in per_observer.values() for r in rs for c in r.condition}
     conditions, mapping, monotone = _order_conditions(name, labels)
     level_index = {lab: conditions.index(mapping[lab]) for lab in labels}
