@@ -487,7 +487,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.quick:
         args.n_bootstrap = 40
-    args.data = args.data or default_mvh_dir()
+    # the library guesses no data location; this dev script falls back to ../shared/data/model-vs-human
+    dev_default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "model-vs-human"
+    args.data = default_mvh_dir(args.data or os.environ.get("RDMETRICS_MVH_DIR") or dev_default)
     out = Path(args.out)
     figures = Path(args.figures) if args.figures else out.parent / "figures"
     try:

@@ -14,6 +14,11 @@ levels are ordered from the least to the most severe perturbation (:data:`SEVERI
 table aligned by image (every observer of an experiment saw the same images), which is what error consistency
 needs.
 
+All 17 datasets of the benchmark are read: the 12 parametric experiments (:data:`PARAMETRIC`) and the 5
+single-condition ones (:data:`SINGLE_CONDITION`: sketch, stylized, edge, silhouette, cue-conflict), with their quirks
+(``NaN`` / ``0`` condition, bare vs prefixed stimulus names, cue-conflict texture classes). Benchmark aggregation
+lives in :mod:`rdmetrics.datasets.benchmark`, shape bias in :mod:`rdmetrics.datasets.shape_bias`.
+
 No data ships with rdmetrics; point the reader at a local copy of ``raw-data`` (or set ``RDMETRICS_MVH_DIR``).
 """
 
@@ -99,6 +104,8 @@ PARAMETRIC: tuple[str, ...] = (
 )
 #: The 5 single-condition datasets (their only condition is ``"0"``; ``NaN`` in model files maps to it).
 SINGLE_CONDITION: tuple[str, ...] = ("cue-conflict", "edge", "silhouette", "sketch", "stylized")
+#: Datasets whose stimuli combine the shape of one class with the texture of another (``<shape>1-<texture>2.png``).
+CUE_CONFLICT: tuple[str, ...] = ("cue-conflict",)
 
 #: Natural numeric value of each level (contrast in %, filter sigma, noise width, phase-noise width in degrees,
 #: log2 eidolon reach, rotation angle; 0/1 for the two-level experiments).
@@ -129,44 +136,70 @@ _CAT_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
 _RESP_INDEX = {c: i for i, c in enumerate(RESPONSES)}
 
 
-def default_mvh_dir() -> Path:
-    """Where the model-vs-human raw data is looked for: ``$RDMETRICS_MVH_DIR``, else ``../shared/data/model-vs-human``
-    beside the repository (a development convention; nothing is downloaded).
+def default_mvh_dir(root: str | os.PathLike | None = None) -> Path:
+    """The model-vs-human data folder: ``root`` if given, else ``$RDMETRICS_MVH_DIR``.
+
+    rdmetrics ships no data and guesses no location: with neither an argument nor the environment variable set this
+    raises (point it at a copy of the toolbox's ``raw-data`` folder).
+
+    Raises:
+        ValueError: neither ``root`` nor ``RDMETRICS_MVH_DIR`` is given.
 
     Example:
-        >>> isinstance(default_mvh_dir(), Path)
-        True
+        >>> default_mvh_dir("/data/raw-data").as_posix()
+        '/data/raw-data'
     """
+    if root is not None and str(root) != "":
+        return Path(root)
     env = os.environ.get("RDMETRICS_MVH_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "model-vs-human"
+    raise ValueError(
+        "no model-vs-human data folder given: pass the path of a raw-data folder (one sub-folder per dataset) "
+        "or set the environment variable RDMETRICS_MVH_DIR"
+    )
 
 
 @dataclass(frozen=True)
 class TrialTable:
-    """Trial-level responses of one experiment, aligned by image.
+    """Trial-level responses of one experiment, aligned by stimulus.
 
     Attributes:
-        image_keys: sorted image keys (``imagename`` without its ``<trial>_<code>_<observer>_`` prefix), ``N`` of them.
+        image_keys: sorted stimulus keys, ``N`` of them: ``imagename`` without its ``<trial>_<code>_<observer>_``
+            prefix; on datasets where some files name the bare stimulus file (models on edge / silhouette /
+            cue-conflict write ``airplane1.png``, humans ``0001_edg_s01_0_airplane_00_airplane1.png``) the key of
+            every observer is the stimulus file name, the part after the last ``_``.
         condition: ``[N]`` level index (into :attr:`ExperimentData.conditions`) of each image.
-        target: ``[N]`` true category index (into :data:`CATEGORIES`).
+        target: ``[N]`` true category index (into :data:`CATEGORIES`); on cue-conflict the *shape* class.
         responses: observer (each subject and each model, not the pooled ``humans``) -> ``[N]`` response index into
             :data:`RESPONSES` (16 = ``na``), ``-1`` where that observer did not see the image.
+        texture: ``[N]`` texture class index (into :data:`CATEGORIES`) on cue-conflict (parsed from the stimulus
+            name ``<shape><i>-<texture><j>.png``), else ``None``.
     """
 
     image_keys: tuple[str, ...]
     condition: Tensor
     target: Tensor
     responses: dict[str, Tensor]
+    texture: Tensor | None = None
 
     def paired(self, a: str, b: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """``(target, response_a, response_b, condition)`` over the images both observers saw (same order)."""
+        """``(target, response_a, response_b, condition)`` over the images both observers saw (same order).
+
+        Raises:
+            ValueError: an observer is unknown, or the two observers share no stimulus (never a silent empty
+                alignment).
+        """
         for name in (a, b):
             if name not in self.responses:
                 raise ValueError(f"unknown observer {name!r}; trial-level observers: {sorted(self.responses)}")
         ra, rb = self.responses[a], self.responses[b]
         keep = (ra >= 0) & (rb >= 0)
+        if not bool(keep.any()):
+            raise ValueError(
+                f"observers {a!r} and {b!r} share no stimulus ({int((ra >= 0).sum())} and {int((rb >= 0).sum())} "
+                "trials); their imagename columns name different stimuli"
+            )
         return self.target[keep], ra[keep], rb[keep], self.condition[keep]
 
 
@@ -199,8 +232,24 @@ class ExperimentData:
     trials: TrialTable
     paths: dict[str, tuple[Path, ...]] = field(default_factory=dict)
 
+    def condition_index(self, condition: str | float | bool) -> int:
+        """Level index of a condition label, matched by value as the toolbox writes labels: ``'3.0'`` == ``'3'``,
+        ``'True'`` == ``'true'``, ``'0.6'`` == ``'0.60'``; on single-condition datasets ``'NaN'`` == ``'0'``.
+
+        Raises:
+            ValueError: no level has this label.
+        """
+        want = _canon(str(condition))
+        if self.name in SINGLE_CONDITION and want in _SINGLE_LABELS:
+            want = _canon(self.conditions[0])
+        for i, c in enumerate(self.conditions):
+            if _canon(c) == want:
+                return i
+        raise ValueError(f"experiment {self.name!r} has no condition {condition!r}; conditions: {self.conditions}")
+
     def confmat(self, observer: str, condition: str | None = None) -> Tensor:
-        """``[L, 16, 17]`` counts of ``observer`` (or ``[16, 17]`` for one ``condition`` label)."""
+        """``[L, 16, 17]`` counts of ``observer`` (or ``[16, 17]`` for one ``condition`` label, matched by value,
+        see :meth:`condition_index`)."""
         if observer not in self.confmats:
             raise ValueError(
                 f"experiment {self.name!r} has no observer {observer!r}; observers: {list(self.observers)}"
@@ -208,14 +257,15 @@ class ExperimentData:
         cm = self.confmats[observer]
         if condition is None:
             return cm
-        if condition not in self.conditions:
-            raise ValueError(f"experiment {self.name!r} has no condition {condition!r}; conditions: {self.conditions}")
-        return cm[self.conditions.index(condition)]
+        return cm[self.condition_index(condition)]
 
     def accuracy(self, observer: str) -> Tensor:
-        """``[L]`` float64 accuracy per level (``na`` counts as wrong): ``sum_x N[l,x,x] / sum N[l]``."""
+        """``[L]`` float64 accuracy per level (``na`` counts as wrong): ``sum_x N[l,x,x] / sum N[l]``; ``nan`` for a
+        level the observer never saw (not 0)."""
         cm = self.confmat(observer).double()
-        return cm.diagonal(dim1=1, dim2=2).sum(-1) / cm.sum((1, 2)).clamp_min(1)
+        n = cm.sum((1, 2))
+        acc = cm.diagonal(dim1=1, dim2=2).sum(-1) / n.clamp_min(1)
+        return torch.where(n > 0, acc, torch.full_like(acc, math.nan))
 
     @property
     def severity(self) -> Tensor:
@@ -226,11 +276,22 @@ class ExperimentData:
 
 class ModelVsHuman(Mapping[str, ExperimentData]):
     """Read-only mapping ``experiment name -> ExperimentData`` (sorted by name), returned by
-    :func:`load_model_vs_human`."""
+    :func:`load_model_vs_human`.
 
-    def __init__(self, root: Path, experiments: dict[str, ExperimentData]) -> None:
+    Attributes:
+        root: the folder that was read.
+        skipped: ``(path, reason)`` for every entry of ``root`` that was not read as a dataset: non-data files
+            (``README.md``, licences), folders without model-vs-human raw-data CSVs (the toolbox's
+            ``performances/``), non-CSV files inside dataset folders, and, with ``on_error="skip"``, datasets that
+            failed to load (the reason is the error message).
+    """
+
+    def __init__(
+        self, root: Path, experiments: dict[str, ExperimentData], skipped: Sequence[tuple[Path, str]] = ()
+    ) -> None:
         self.root = root
         self._experiments = dict(sorted(experiments.items()))
+        self.skipped: tuple[tuple[Path, str], ...] = tuple(skipped)
 
     def __getitem__(self, name: str) -> ExperimentData:
         if name not in self._experiments:
@@ -251,7 +312,13 @@ class ModelVsHuman(Mapping[str, ExperimentData]):
         return f"ModelVsHuman(root={str(self.root)!r}, experiments={list(self._experiments)})"
 
 
+#: Condition labels of the single-condition datasets (humans write ``0``, models ``NaN``), canonical form.
+_SINGLE_LABELS = frozenset({"nan", "0.0", ""})
+
+
 def _canon(label: str) -> str:
+    """Canonical form of a condition label: numbers by value (``'3'``, ``'3.0'`` -> ``'3.0'``; ``'0.60'`` ->
+    ``'0.6'``; ``'inf'``), everything else lower-cased (``'True'`` -> ``'true'``)."""
     s = label.strip().lower()
     try:
         return repr(float(s))
@@ -272,6 +339,18 @@ def _stimulus_key(key: str) -> str:
     return key.rsplit("_", 1)[-1]
 
 
+def texture_class(imagename: str) -> str:
+    """Texture class of a cue-conflict stimulus, as the toolbox's ``ShapeBias.get_texture_category`` reads it:
+    the file name after the last ``_``, without extension, its last ``-`` part, digits removed.
+
+    Example:
+        >>> texture_class("0001_s5n_s01_0_bird_00_bird3-clock2.png"), texture_class("airplane1-bicycle2.png")
+        ('clock', 'bicycle')
+    """
+    stem = imagename.strip().rsplit("_", 1)[-1].split(".")[0]
+    return "".join(ch for ch in stem.split("-")[-1] if not ch.isdigit())
+
+
 @dataclass
 class _FileRows:
     path: Path
@@ -281,46 +360,80 @@ class _FileRows:
     response: list[int]
     condition: list[str]
     keys: list[str]
+    names: list[str]
     bare: bool = False
+
+
+def _header_problem(header: Sequence[str]) -> list[str]:
+    missing = [c for c in _REQUIRED if c not in header]
+    if not ({"session", "Session"} & set(header)):
+        missing.append("session|Session")
+    return missing
+
+
+def _sniff_header(path: Path) -> list[str] | None:
+    """The stripped header of a CSV, ``None`` if it cannot be read as UTF-8 text."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            first = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return [h.strip() for h in next(csv.reader([first]), [])]
 
 
 def _read_csv(path: Path) -> _FileRows:
     try:
-        fh = path.open(newline="", encoding="utf-8")
+        fh = path.open(newline="", encoding="utf-8-sig")
     except OSError as err:
         raise ValueError(f"cannot read {path}: {err}") from err
-    with fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        reader.fieldnames = header
-        missing = [c for c in _REQUIRED if c not in header]
-        if not ({"session", "Session"} & set(header)):
-            missing.append("session|Session")
-        if missing:
-            raise ValueError(f"{path}: not a model-vs-human CSV, missing column(s) {missing} (header: {header})")
-        rows = _FileRows(path, "", False, [], [], [], [])
-        subjects: set[str] = set()
-        for lineno, row in enumerate(reader, start=2):
-            cat = (row["category"] or "").strip().lower()
-            resp = (row["object_response"] or "").strip().lower()
-            if cat not in _CAT_INDEX:
-                raise ValueError(
-                    f"{path}:{lineno}: unknown category {row['category']!r} (expected one of {CATEGORIES})"
-                )
-            if resp not in _RESP_INDEX:
-                raise ValueError(
-                    f"{path}:{lineno}: unknown object_response {row['object_response']!r} "
-                    f"(expected a category or {ABSTAIN!r})"
-                )
-            if not row["imagename"] or row["condition"] is None:
-                raise ValueError(f"{path}:{lineno}: empty imagename or condition")
-            subjects.add((row["subj"] or "").strip())
-            rows.category.append(_CAT_INDEX[cat])
-            rows.response.append(_RESP_INDEX[resp])
-            rows.condition.append(row["condition"].strip())
-            key, prefixed = _image_key(row["imagename"])
-            rows.keys.append(key)
-            rows.bare |= not prefixed
+    lineno = 1
+    try:
+        with fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            reader.fieldnames = header
+            missing = _header_problem(header)
+            if missing:
+                raise ValueError(f"{path}: not a model-vs-human CSV, missing column(s) {missing} (header: {header})")
+            rows = _FileRows(path, "", False, [], [], [], [], [])
+            subjects: set[str] = set()
+            for row in reader:
+                lineno = reader.line_num
+                if None in row.values() or None in row:
+                    n = sum(v is not None for k, v in row.items() if k is not None)
+                    extra = len(row.get(None) or [])  # type: ignore[call-overload]
+                    raise ValueError(
+                        f"{path}:{lineno}: truncated or malformed row ({n + extra} fields, header has "
+                        f"{len(header)}); the file may be cut off"
+                    )
+                cat = row["category"].strip().lower()
+                resp = row["object_response"].strip().lower()
+                if cat not in _CAT_INDEX:
+                    raise ValueError(
+                        f"{path}:{lineno}: unknown category {row['category']!r} (expected one of {CATEGORIES})"
+                    )
+                if resp not in _RESP_INDEX:
+                    raise ValueError(
+                        f"{path}:{lineno}: unknown object_response {row['object_response']!r} "
+                        f"(expected a category or {ABSTAIN!r})"
+                    )
+                if not row["imagename"].strip():
+                    raise ValueError(f"{path}:{lineno}: empty imagename")
+                subjects.add(row["subj"].strip())
+                rows.category.append(_CAT_INDEX[cat])
+                rows.response.append(_RESP_INDEX[resp])
+                rows.condition.append(row["condition"].strip())
+                rows.names.append(row["imagename"].strip())
+                key, prefixed = _image_key(row["imagename"])
+                rows.keys.append(key)
+                rows.bare |= not prefixed
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start : err.start + 1]!r} at offset {err.start}); "
+            "re-save the file as UTF-8"
+        ) from err
+    except csv.Error as err:
+        raise ValueError(f"{path}:{lineno}: malformed CSV ({err})") from err
     if not rows.category:
         raise ValueError(f"{path}: no trials (empty CSV)")
     if len(subjects) != 1 or "" in subjects:
@@ -335,7 +448,7 @@ def _order_conditions(experiment: str, labels: dict[str, Path]) -> tuple[tuple[s
     if experiment in SINGLE_CONDITION:
         mapping = {}
         for lab in labels:
-            if _canon(lab) not in ("nan", "0.0", ""):
+            if _canon(lab) not in _SINGLE_LABELS:
                 raise ValueError(
                     f"{labels[lab]}: unknown condition {lab!r} for single-condition dataset {experiment!r} "
                     "(expected '0' or 'NaN')"
@@ -349,18 +462,44 @@ def _order_conditions(experiment: str, labels: dict[str, Path]) -> tuple[tuple[s
             if _canon(lab) not in table:
                 raise ValueError(
                     f"{labels[lab]}: unknown condition {lab!r} for experiment {experiment!r} "
-                    f"(expected {SEVERITY_ORDER[experiment]})"
+                    f"(expected {SEVERITY_ORDER[experiment]}, matched by value)"
                 )
             mapping[lab] = table[_canon(lab)]
         present = set(mapping.values())
         ordered = tuple(t for t in SEVERITY_ORDER[experiment] if t in present)
         return ordered, mapping, MONOTONE[experiment]
-    # unknown experiment: numeric order if every label is a number, else alphabetical; severity not asserted
+    # unknown experiment: labels equal by value are merged (first spelling kept); numeric order if every label is a
+    # number, else alphabetical; severity not asserted
+    canon_first: dict[str, str] = {}
+    for lab in labels:
+        canon_first.setdefault(_canon(lab), lab)
+    distinct = list(canon_first.values())
     try:
-        ordered = tuple(sorted(labels, key=float))
+        ordered = tuple(sorted(distinct, key=float))
     except ValueError:
-        ordered = tuple(sorted(labels))
-    return ordered, {lab: lab for lab in labels}, False
+        ordered = tuple(sorted(distinct))
+    return ordered, {lab: canon_first[_canon(lab)] for lab in labels}, False
+
+
+def _check_overlap(name: str, trial_resp: dict[str, dict[str, int]]) -> None:
+    """Every observer must share stimuli with the others: a zero-trial alignment is an error, never silent."""
+    if len(trial_resp) < 2:
+        return
+    count: dict[str, int] = {}
+    for seen in trial_resp.values():
+        for k in seen:
+            count[k] = count.get(k, 0) + 1
+    lonely = [o for o, seen in trial_resp.items() if not any(count[k] > 1 for k in seen)]
+    if lonely:
+        others = [o for o in trial_resp if o not in lonely]
+        example_bad = next(iter(trial_resp[lonely[0]]))
+        example_ok = next(iter(trial_resp[others[0]])) if others else None
+        raise ValueError(
+            f"dataset {name!r}: observer(s) {lonely} share no stimulus with the other observers "
+            f"{others or sorted(trial_resp)} (stimulus keys such as {example_bad!r}"
+            + (f" vs {example_ok!r}" if example_ok else "")
+            + "); their imagename columns name different stimuli, so no trial can be aligned"
+        )
 
 
 def _load_experiment(folder: Path, observers: Sequence[str] | None) -> ExperimentData:
@@ -382,12 +521,14 @@ def _load_experiment(folder: Path, observers: Sequence[str] | None) -> Experimen
     conditions, mapping, monotone = _order_conditions(name, labels)
     level_index = {lab: conditions.index(mapping[lab]) for lab in labels}
     n_levels, n_cat, n_resp = len(conditions), len(CATEGORIES), len(RESPONSES)
+    cue_conflict = name in CUE_CONFLICT
 
     subjects = tuple(sorted(o for o, rs in per_observer.items() if rs[0].is_human))
     models = tuple(sorted(o for o, rs in per_observer.items() if not rs[0].is_human))
 
     confmats: dict[str, Tensor] = {}
     key_info: dict[str, tuple[int, int]] = {}
+    key_texture: dict[str, int] = {}
     trial_resp: dict[str, dict[str, int]] = {}
     for obs, rs in per_observer.items():
         cm = torch.zeros(n_levels * n_cat * n_resp, dtype=torch.int64)
@@ -396,7 +537,7 @@ def _load_experiment(folder: Path, observers: Sequence[str] | None) -> Experimen
             lev = torch.tensor([level_index[c] for c in r.condition], dtype=torch.int64)
             flat = (lev * n_cat + torch.tensor(r.category)) * n_resp + torch.tensor(r.response)
             cm += torch.bincount(flat, minlength=cm.numel())
-            for k, c, cat, resp in zip(r.keys, r.condition, r.category, r.response):
+            for k, c, cat, resp, imagename in zip(r.keys, r.condition, r.category, r.response, r.names):
                 info = (level_index[c], cat)
                 if key_info.setdefault(k, info) != info:
                     raise ValueError(
@@ -405,24 +546,39 @@ def _load_experiment(folder: Path, observers: Sequence[str] | None) -> Experimen
                 if k in seen:
                     raise ValueError(f"{r.path}: image {k!r} shown twice to observer {obs!r}")
                 seen[k] = resp
+                if cue_conflict and k not in key_texture:
+                    tex = texture_class(imagename)
+                    if tex not in _CAT_INDEX:
+                        raise ValueError(
+                            f"{r.path}: cue-conflict stimulus {imagename!r} has no texture class (expected "
+                            f"'<shape><i>-<texture><j>.png' with texture one of {CATEGORIES}, got {tex!r})"
+                        )
+                    key_texture[k] = _CAT_INDEX[tex]
         confmats[obs] = cm.view(n_levels, n_cat, n_resp)
         trial_resp[obs] = seen
+    _check_overlap(name, trial_resp)
     if subjects:
         confmats[HUMANS] = torch.stack([confmats[s] for s in subjects]).sum(0)
 
     keys = tuple(sorted(key_info))
+    texture = torch.tensor([key_texture[k] for k in keys], dtype=torch.int64) if cue_conflict else None
     trials = TrialTable(
         image_keys=keys,
         condition=torch.tensor([key_info[k][0] for k in keys], dtype=torch.int64),
         target=torch.tensor([key_info[k][1] for k in keys], dtype=torch.int64),
         responses={o: torch.tensor([trial_resp[o].get(k, -1) for k in keys], dtype=torch.int64) for o in trial_resp},
+        texture=texture,
     )
     all_obs = ((HUMANS,) if subjects else ()) + subjects + models
     if observers is not None:
         keep = [o for o in all_obs if o in set(observers)]
         confmats = {o: confmats[o] for o in keep}
         trials = TrialTable(
-            keys, trials.condition, trials.target, {o: v for o, v in trials.responses.items() if o in set(keep)}
+            keys,
+            trials.condition,
+            trials.target,
+            {o: v for o, v in trials.responses.items() if o in set(keep)},
+            texture,
         )
         all_obs = tuple(keep)
     values = LEVEL_VALUES.get(name)
@@ -451,40 +607,87 @@ def _maybe_float(s: str) -> float:
         return math.nan
 
 
+def _scan_root(root: Path) -> tuple[dict[str, Path], list[tuple[Path, str]]]:
+    """Dataset folders under ``root`` and ``(path, reason)`` notes for everything else."""
+    folders: dict[str, Path] = {}
+    skipped: list[tuple[Path, str]] = []
+    for p in sorted(root.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if not p.is_dir():
+            skipped.append((p, "not a dataset folder (a file)"))
+            continue
+        csvs = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() == ".csv")
+        if not csvs:
+            skipped.append((p, "no CSV files"))
+            continue
+        problems = []
+        for q in csvs:
+            header = _sniff_header(q)
+            problem = "not UTF-8 text" if header is None else _header_problem(header)
+            if not problem:
+                break
+            problems.append((q, header, problem))
+        else:
+            q, header, problem = problems[0]
+            why = (
+                f"{q}: not UTF-8 text"
+                if header is None
+                else f"{q}: not a model-vs-human CSV, missing column(s) {problem} (header: {header})"
+            )
+            skipped.append((p, f"no model-vs-human raw-data CSV ({why})"))
+            continue
+        folders[p.name] = p
+        for q in sorted(p.iterdir()):
+            if not q.name.startswith(".") and not (q.is_file() and q.suffix.lower() == ".csv"):
+                skipped.append((q, "not a CSV file"))
+    return folders, skipped
+
+
 def load_model_vs_human(
     root: str | os.PathLike | None = None,
     experiments: Sequence[str] | None = None,
     observers: Sequence[str] | None = None,
+    *,
+    on_error: str = "raise",
 ) -> ModelVsHuman:
     """Read model-vs-human raw-data CSVs into per (experiment, observer, condition) confusion matrices.
 
-    ``root`` is a ``raw-data`` folder holding one sub-folder per experiment (or a single experiment folder). Every
-    CSV in an experiment folder is one observer-session: human subjects (``subj`` = ``subject-NN``, header
-    ``Session``, answers may be ``na``) and models (header ``session``); several files of the same observer are
-    summed. For each observer the counts are
+    ``root`` is a ``raw-data`` folder holding one sub-folder per dataset (the toolbox's whole ``raw-data/`` works:
+    folders without raw-data CSVs such as ``performances/``, and stray files, are skipped and listed in
+    :attr:`ModelVsHuman.skipped`), or a single dataset folder. Every CSV in a dataset folder is one
+    observer-session: human subjects (``subj`` = ``subject-NN``, header ``Session``, answers may be ``na``) and
+    models (header ``session``); several files of the same observer are summed. For each observer the counts are
 
         ``N[l, x, y] = #{trials at level l with true category x and response y}``,
 
     ``x`` over :data:`CATEGORIES` (16, alphabetical), ``y`` over :data:`RESPONSES` (16 + ``na`` abstain column),
-    levels ordered least -> most severe (:data:`SEVERITY_ORDER`; condition strings are matched numerically and
-    case-insensitively, so ``0.0`` == ``0.00`` and ``True`` == ``true``). The pooled observer ``"humans"`` is the
-    sum over all subjects of the experiment (computed before the ``observers`` filter). Accuracy per level is
-    ``sum_x N[l,x,x] / sum N[l]`` (``na`` is an error).
+    levels ordered least -> most severe (:data:`SEVERITY_ORDER`). Condition labels are matched by value as the
+    toolbox writes them (``'3.0'`` == ``'3'``, ``'0.6'`` == ``'0.60'``, ``'True'`` == ``'true'``); the 5
+    single-condition datasets (:data:`SINGLE_CONDITION`) have the one level ``'0'``, which models write as ``NaN``.
+    The pooled observer ``"humans"`` is the sum over all subjects of the experiment (computed before the
+    ``observers`` filter). Accuracy per level is ``sum_x N[l,x,x] / sum N[l]`` (``na`` is an error).
+
+    Trials are aligned across observers on the stimulus key (see :class:`TrialTable`); an observer that shares no
+    stimulus with the others is an error naming the dataset and the observers. On cue-conflict the trial table also
+    holds the texture class of every stimulus (``category`` is the shape class).
 
     Args:
-        root: data folder; default :func:`default_mvh_dir` (``$RDMETRICS_MVH_DIR`` or ``../shared/data/...``).
-        experiments: experiment folder names to read (default: every sub-folder holding CSVs).
+        root: data folder; default :func:`default_mvh_dir` (``$RDMETRICS_MVH_DIR``; an error when unset).
+        experiments: experiment folder names to read (default: every sub-folder holding raw-data CSVs).
         observers: observer names to keep (``"humans"``, ``"subject-01"``, model names as in column ``subj``,
             e.g. ``"resnet50"``); default all.
+        on_error: ``"raise"`` (default) or ``"skip"``: a dataset that fails to load is then left out and listed in
+            :attr:`ModelVsHuman.skipped` with its error message, and the others are still read.
 
     Returns:
         :class:`ModelVsHuman`, a mapping ``experiment -> ExperimentData`` with ``confmats[observer]`` ``[L, 16, 17]``
-        int64, ``conditions`` in severity order, ``monotone`` (``False`` for rotation), and ``trials``, the
-        trial table aligned by image key for error consistency.
+        int64, ``conditions`` in severity order, ``monotone`` (``False`` for rotation and the single-condition
+        datasets), and ``trials``, the trial table aligned by stimulus for error consistency and shape bias.
 
     Raises:
-        ValueError: the folder or a requested experiment / observer is missing, or a CSV has a bad schema (the
-            message names the file).
+        ValueError: the folder or a requested experiment / observer is missing, a CSV has a bad schema, is not UTF-8
+            or is truncated (the message names the file and line), or an observer's trials align with nobody's.
 
     Example:
         >>> import tempfile, pathlib
@@ -502,48 +705,65 @@ def load_model_vs_human(
         >>> int(exp.confmat("humans", "c05")[CATEGORIES.index("dog"), RESPONSES.index("na")])
         1
     """
-    root = default_mvh_dir() if root is None else Path(root)
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    root = default_mvh_dir(root)
     if not root.is_dir():
         raise ValueError(f"model-vs-human data folder not found: {root}")
-    if any(p.suffix.lower() == ".csv" for p in root.iterdir()):
+    skipped: list[tuple[Path, str]] = []
+    if any(p.suffix.lower() == ".csv" and p.is_file() for p in root.iterdir()):
         folders = {root.name: root}
     else:
-        folders = {
-            p.name: p
-            for p in sorted(root.iterdir())
-            if p.is_dir() and any(q.suffix.lower() == ".csv" for q in p.iterdir())
-        }
-    if not folders:
-        raise ValueError(f"{root}: no experiment folders with CSV files found")
+        folders, skipped = _scan_root(root)
     if experiments is not None:
         if isinstance(experiments, str):
             experiments = [experiments]
         unknown = [e for e in experiments if e not in folders]
         if unknown:
-            raise ValueError(f"{root}: experiment(s) {unknown} not found; available: {sorted(folders)}")
+            notes = [f"{p.name}: {why}" for p, why in skipped if p.name in unknown]
+            raise ValueError(
+                f"{root}: experiment(s) {unknown} not found; available: {sorted(folders)}"
+                + (f" ({'; '.join(notes)})" if notes else "")
+            )
         folders = {e: folders[e] for e in experiments}
+    elif not folders:
+        notes = "; ".join(f"{p.name}: {why}" for p, why in skipped)
+        raise ValueError(
+            f"{root}: no experiment folders with model-vs-human CSV files found" + (f" ({notes})" if notes else "")
+        )
     if isinstance(observers, str):
         observers = [observers]
-    data = {name: _load_experiment(folder, observers) for name, folder in folders.items()}
+    data: dict[str, ExperimentData] = {}
+    for name, folder in folders.items():
+        try:
+            data[name] = _load_experiment(folder, observers)
+        except ValueError as err:
+            if on_error == "raise":
+                raise
+            skipped.append((folder, str(err)))
     if observers is not None:
         found = {o for e in data.values() for o in e.observers}
         unknown = [o for o in observers if o not in found]
         if unknown:
             raise ValueError(f"{root}: observer(s) {unknown} not found in {sorted(data)}")
-    return ModelVsHuman(root, data)
+    return ModelVsHuman(root, data, skipped)
 
 
 __all__ = [
     "ABSTAIN",
     "CATEGORIES",
+    "CUE_CONFLICT",
     "HUMANS",
     "LEVEL_VALUES",
     "MONOTONE",
+    "PARAMETRIC",
     "RESPONSES",
     "SEVERITY_ORDER",
+    "SINGLE_CONDITION",
     "ExperimentData",
     "ModelVsHuman",
     "TrialTable",
     "default_mvh_dir",
     "load_model_vs_human",
+    "texture_class",
 ]
