@@ -44,10 +44,22 @@ or a generated sample that copies ``k`` real ones); de-duplicate or add noise yo
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from torch import Tensor
 
-from rdmetrics.functional.knn import _knn_cross, _knn_within, _validate_points
+from rdmetrics.functional.knn import (
+    ShardedPoints,
+    _all_sizes,
+    _global_pow2_exponent,
+    _knn_cross,
+    _knn_within,
+    _pow2_exponent,
+    _scale_pow2,
+    _validate_points,
+    sharded_knn_cross,
+    sharded_knn_within,
+)
 from rdmetrics.utilities.checks import _check_positive_int
 
 _SCALAR_KEYS = ("pce", "rce", "re", "h_real", "h_fake", "ce_fake_real", "ce_real_fake")
@@ -97,32 +109,65 @@ def _check_no_zero(dist: Tensor, what: str) -> None:
         )
 
 
-def _precision_recall_entropy_compute(
-    real: Tensor,
-    fake: Tensor,
-    k: int,
-    prdc: bool,
-    return_per_sample: bool,
-    block_size: int | None,
-) -> dict[str, Tensor]:
-    n, d = real.shape
-    m = fake.shape[0]
-    # inputs were validated by the caller: the engine's private entry points skip re-checking them
-    # (only the k-th distances, and the nearest fake of each real for coverage, are recomputed exactly)
+class _PreDistances(NamedTuple):
+    """Per-sample kNN quantities of :func:`precision_recall_entropy` (global sample order), in scaled units."""
+
+    rho_r: Tensor  # [N] k-th nearest other real of each real
+    rho_g: Tensor  # [M] k-th nearest other fake of each fake
+    nu_r: Tensor  # [N] k-th nearest fake of each real
+    nu_g: Tensor  # [M] k-th nearest real of each fake
+    nn_r: Tensor | None  # [N] nearest fake of each real (coverage)
+    count_g: Tensor | None  # [M] real balls containing each fake
+    inside_r: Tensor | None  # [N] real inside some fake ball
+
+
+def _pre_distances(real: Tensor, fake: Tensor, k: int, prdc: bool, block_size: int | None) -> _PreDistances:
+    """One process: three exact engine passes (only the k-th distances, and the nearest fake of each real for
+    coverage, are recomputed exactly)."""
     rho_r = _knn_within(real, k, "euclidean", block_size, ranks=(k,))[0][:, 0]
     rho_g = _knn_within(fake, k, "euclidean", block_size, ranks=(k,))[0][:, 0]
     ranks_ab = (1, k) if k > 1 else (1,)
     cross = _knn_cross(
         real, fake, k, rho_r if prdc else None, rho_g if prdc else None, block_size, ranks_ab=ranks_ab, ranks_ba=(k,)
     )
-    nu_r, nu_g = cross.dist_ab[:, -1], cross.dist_ba[:, 0]
-    _check_no_zero(rho_r, "real samples have their k-th nearest real neighbour")
-    _check_no_zero(rho_g, "fake samples have their k-th nearest fake neighbour")
-    _check_no_zero(nu_g, "fake samples have their k-th nearest real sample")
-    _check_no_zero(nu_r, "real samples have their k-th nearest fake sample")
+    nn_r = cross.dist_ab[:, 0] if prdc else None
+    return _PreDistances(
+        rho_r, rho_g, cross.dist_ab[:, -1], cross.dist_ba[:, 0], nn_r, cross.count_b_in_a_balls, cross.a_in_any_b_ball
+    )
 
-    log_rho_r, log_rho_g, log_nu_r, log_nu_g = rho_r.log(), rho_g.log(), nu_r.log(), nu_g.log()
-    const = -_digamma(k) + _log_unit_ball_volume(d)
+
+def _pre_distances_sharded(
+    real: ShardedPoints, fake: ShardedPoints, k: int, prdc: bool, block_size: int | None
+) -> _PreDistances:
+    """Across ranks (collective): within-set passes, then the cross pass with the radii; see
+    :func:`rdmetrics.functional.knn.sharded_knn_within`."""
+    rho_r = sharded_knn_within(real, k, block_size)[0][:, k - 1]
+    rho_g = sharded_knn_within(fake, k, block_size)[0][:, k - 1]
+    cross = sharded_knn_cross(real, fake, k, rho_r if prdc else None, rho_g if prdc else None, block_size)
+    nn_r = cross.dist_ab[:, 0] if prdc else None
+    return _PreDistances(
+        rho_r,
+        rho_g,
+        cross.dist_ab[:, k - 1],
+        cross.dist_ba[:, k - 1],
+        nn_r,
+        cross.count_b_in_a_balls,
+        cross.a_in_any_b_ball,
+    )
+
+
+def _pre_from_distances(
+    dd: _PreDistances, n: int, m: int, d: int, k: int, log_scale: float, prdc: bool, return_per_sample: bool
+) -> dict[str, Tensor]:
+    """The estimators from the per-sample distances; ``log_scale``: log of the factor the features were divided by."""
+    _check_no_zero(dd.rho_r, "real samples have their k-th nearest real neighbour")
+    _check_no_zero(dd.rho_g, "fake samples have their k-th nearest fake neighbour")
+    _check_no_zero(dd.nu_g, "fake samples have their k-th nearest real sample")
+    _check_no_zero(dd.nu_r, "real samples have their k-th nearest fake sample")
+
+    log_rho_r, log_rho_g, log_nu_r, log_nu_g = dd.rho_r.log(), dd.rho_g.log(), dd.nu_r.log(), dd.nu_g.log()
+    # the raw entropies carry d log(scale); the differences (pce, rce, re) do not depend on it
+    const = -_digamma(k) + _log_unit_ball_volume(d) + d * log_scale
     mean_lr, mean_lg = log_rho_r.mean(), log_rho_g.mean()
     mean_nr, mean_ng = log_nu_r.mean(), log_nu_g.mean()
     out: dict[str, Tensor] = {
@@ -136,11 +181,11 @@ def _precision_recall_entropy_compute(
         "ce_real_fake": math.log(m) + const + d * mean_nr,
     }
     if prdc:
-        inside = cross.count_b_in_a_balls
+        inside = dd.count_g
         out["precision"] = (inside > 0).double().mean()
-        out["recall"] = cross.a_in_any_b_ball.double().mean()
+        out["recall"] = dd.inside_r.double().mean()
         out["density"] = inside.sum().double() / (k * m)
-        out["coverage"] = (cross.dist_ab[:, 0] < rho_r).double().mean()
+        out["coverage"] = (dd.nn_r < dd.rho_r).double().mean()
     if return_per_sample:
         h_real_i = math.log(n - 1) + const + d * log_rho_r
         ce_fake_real_i = math.log(n) + const + d * log_nu_g
@@ -150,8 +195,69 @@ def _precision_recall_entropy_compute(
         out["ce_real_fake_per_sample"] = math.log(m) + const + d * log_nu_r
         out["pce_per_sample"] = ce_fake_real_i - out["h_real"]
         if prdc:
-            out["density_per_sample"] = cross.count_b_in_a_balls.double() / k
+            out["density_per_sample"] = dd.count_g.double() / k
     return out
+
+
+def _precision_recall_entropy_compute(
+    real: Tensor,
+    fake: Tensor,
+    k: int,
+    prdc: bool,
+    return_per_sample: bool,
+    block_size: int | None,
+) -> dict[str, Tensor]:
+    """One process, validated input. Features are divided by a power of two first (exact; see
+    :func:`rdmetrics.functional.knn._scale_pow2`), so scales like ``1e200`` or ``1e-200`` neither overflow nor
+    underflow."""
+    n, d = real.shape
+    m = fake.shape[0]
+    e = _pow2_exponent(real, fake)
+    dd = _pre_distances(_scale_pow2(real, e), _scale_pow2(fake, e), k, prdc, block_size)
+    return _pre_from_distances(dd, n, m, d, k, e * math.log(2.0), prdc, return_per_sample)
+
+
+def _precision_recall_entropy_distributed(
+    real: Tensor,
+    fake: Tensor,
+    k: int,
+    prdc: bool,
+    return_per_sample: bool,
+    block_size: int | None,
+    gathered: bool,
+    group: object = None,
+) -> dict[str, Tensor]:
+    """Collective: the kNN work split across the ranks of ``group``; every rank returns the one-process result.
+
+    ``gathered=True``: every rank holds all features (``real``/``fake`` are the full sets, e.g. after torchmetrics'
+    state sync) and takes ``1/W`` of the work. ``gathered=False``: each rank passes only its own rows (their order
+    over ranks is the global order) and blocks travel by broadcast. Checks use global counts only, so every rank
+    raises the same error (no hang).
+    """
+    dev = real.device
+    if gathered:
+        n, m = real.shape[0], fake.shape[0]
+    else:
+        sizes_r, sizes_g = _all_sizes(real.shape[0], dev, group), _all_sizes(fake.shape[0], dev, group)
+        n, m = sum(sizes_r), sum(sizes_g)
+    for total, name, flag in ((n, "real", "True"), (m, "fake", "False")):
+        if total == 0:
+            raise ValueError(f"no {name} samples: the {name} state is empty, call update(x, real={flag}) first")
+    k = _check_positive_int(k, "k")
+    if k >= n or k >= m:
+        raise ValueError(
+            f"`k` must be smaller than the number of samples of each set (self is excluded): got k={k} with "
+            f"{n} real and {m} fake samples"
+        )
+    d = real.shape[1]
+    e = _global_pow2_exponent([real, fake], dev, group)
+    real, fake = _scale_pow2(real, e), _scale_pow2(fake, e)
+    if gathered:
+        pr, pf = ShardedPoints.gathered(real, group), ShardedPoints.gathered(fake, group)
+    else:
+        pr, pf = ShardedPoints.sharded(real, sizes_r, group), ShardedPoints.sharded(fake, sizes_g, group)
+    dd = _pre_distances_sharded(pr, pf, k, prdc, block_size)
+    return _pre_from_distances(dd, n, m, d, k, e * math.log(2.0), prdc, return_per_sample)
 
 
 def precision_recall_entropy(

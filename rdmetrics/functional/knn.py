@@ -113,6 +113,26 @@ def _normalize_rows(x: Tensor, name: str) -> Tensor:
     return x64 / norms
 
 
+def _pow2_exponent(*xs: Tensor) -> int:
+    """``e`` such that the largest ``|x|`` over ``xs`` lies in ``[2**(e-1), 2**e)`` (``0`` for all-zero or no data)."""
+    top = max((float(x.abs().max()) for x in xs if x.numel()), default=0.0)
+    return math.frexp(top)[1] if top > 0 else 0
+
+
+def _scale_pow2(x: Tensor, e: int) -> Tensor:
+    r"""``x * 2**-e``, exact in floating point (a power of two, applied in two halves so no factor overflows).
+
+    Every distance ratio, neighbour order and ball membership is invariant under this rescaling, and it brings the
+    largest coordinate to ``[0.5, 1)``: squared norms at scale ``1e200`` (overflow) or ``1e-200`` (underflow) become
+    ordinary numbers. (Only a data set whose own dynamic range exceeds the floating-point range, e.g. coordinates
+    of ``1e200`` and ``1e-200`` in one set, still loses its smallest coordinates.)
+    """
+    if e == 0:
+        return x
+    h = -e // 2
+    return x * 2.0**h * 2.0 ** (-e - h)
+
+
 def _resolve_block_size(block_size: int | None, n_rows: int, n_cols: int, device: torch.device, itemsize: int) -> int:
     if block_size is not None:
         return _check_positive_int(block_size, "block_size")
@@ -491,7 +511,10 @@ def knn_within(
     k = _check_positive_int(k, "k")
     if k >= x.shape[0]:
         raise ValueError(f"`k` must be smaller than the number of points ({x.shape[0]}) to exclude self, got k={k}")
-    return _knn_within(x, k, metric, block_size)
+    e = _pow2_exponent(x)
+    dist, idx = _knn_within(_scale_pow2(x, e), k, metric, block_size)
+    # cosine distances are scale-free; Euclidean ones are scaled back (exact: a power of two)
+    return (dist if metric == "cosine" else _scale_pow2(dist, -e)), idx
 
 
 def _knn_within(
@@ -615,7 +638,11 @@ def knn_cross(
             if r.shape != (size,):
                 raise ValueError(f"`{name}` must have shape ({size},), got {tuple(r.shape)}")
             _check_finite(r, name)
-    return _knn_cross(a, b, k, radius_a, radius_b, block_size)
+    e = _pow2_exponent(a, b)
+    ra = None if radius_a is None else _scale_pow2(radius_a, e)
+    rb = None if radius_b is None else _scale_pow2(radius_b, e)
+    out = _knn_cross(_scale_pow2(a, e), _scale_pow2(b, e), k, ra, rb, block_size)
+    return out._replace(dist_ab=_scale_pow2(out.dist_ab, -e), dist_ba=_scale_pow2(out.dist_ba, -e))
 
 
 def _knn_cross(
@@ -627,9 +654,15 @@ def _knn_cross(
     block_size: int | None,
     ranks_ab: tuple[int, ...] | None = None,
     ranks_ba: tuple[int, ...] | None = None,
+    k_ba: int | None = None,
 ) -> CrossKNN:
-    """:func:`knn_cross` on validated input; with ``ranks_*`` only those neighbour ranks (1-based) are returned."""
+    """:func:`knn_cross` on validated input; with ``ranks_*`` only those neighbour ranks (1-based) are returned.
+
+    ``k`` is the number of neighbours of each ``a_i`` in ``b`` (``<= M``); ``k_ba`` (default ``k``, ``<= N``) that of
+    each ``b_j`` in ``a``.
+    """
     n, m = a.shape[0], b.shape[0]
+    k_ba = k if k_ba is None else k_ba
     dtype = _compute_dtype(a, b)
     mean = (a.sum(0).double() + b.sum(0).double()) / (n + m)  # any centre works: exactness never relies on it
     dim = a.shape[1]
@@ -641,7 +674,7 @@ def _knn_cross(
     rhs[:, dim], rhs[:, dim + 1] = sq_b, 1.0
     band = _error_band(dim, sq_a, sq_b, dtype)
     c_ab = min(m, k + _EXTRA_CANDIDATES)
-    c_ba = min(n, k + _EXTRA_CANDIDATES)
+    c_ba = min(n, k_ba + _EXTRA_CANDIDATES)
     bs = _resolve_block_size(block_size, n, m, a.device, lhs.element_size())
     dev = a.device
 
@@ -711,10 +744,238 @@ def _knn_cross(
     run_idx = run_idx.gather(1, order)
     rows_b = torch.arange(m, device=dev)
     if ranks_ba is None:
-        dist_ba, idx_ba = _select_exact(b, rows_b, a, run_val, run_idx, k, band, c_ba == n, exclude_self=False)
+        dist_ba, idx_ba = _select_exact(b, rows_b, a, run_val, run_idx, k_ba, band, c_ba == n, exclude_self=False)
     else:
         dist_ba, idx_ba = _select_exact_ranks(b, rows_b, a, run_val, run_idx, ranks_ba, band, c_ba == n, False)
     return CrossKNN(torch.cat(dists_ab), torch.cat(idxs_ab), dist_ba, idx_ba, count_b, in_any_a)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# distributed (DDP) kNN: the same engine on pairs of blocks, exact per pair, merged exactly
+
+
+def _dist_world(group: object = None) -> tuple[int, int]:
+    """``(world_size, rank)`` of ``group`` (``(1, 0)`` when ``torch.distributed`` is not initialised)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return 1, 0
+    return dist.get_world_size(group), dist.get_rank(group)
+
+
+class ShardedPoints:
+    r"""A point set split into ``W`` contiguous blocks, one per rank, for :func:`sharded_knn_within` / ``_cross``.
+
+    Block ``s`` holds the global rows ``offsets[s] .. offsets[s] + sizes[s]`` (the rank order of a DDP gather).
+    Two transports, same results:
+
+    * ``gathered`` (every rank holds the whole set, e.g. after torchmetrics' state sync): block ``s`` is a slice;
+      :meth:`gathered` splits the rows evenly.
+    * sharded (:meth:`sharded`, ``gather_features=False``): each rank holds only its own block; block ``s`` is
+      broadcast from rank ``s`` (``torch.distributed.broadcast``) when the loop reaches it, so a rank holds its own
+      block plus one other at a time.
+
+    Iterate the blocks with :meth:`blocks` on **every** rank in the same order (it is collective when sharded).
+    """
+
+    def __init__(self, local: Tensor, sizes: list[int], full: Tensor | None, group: object = None) -> None:
+        self.local = local
+        self.sizes = sizes
+        self.offsets = [sum(sizes[:s]) for s in range(len(sizes))]
+        self.total = sum(sizes)
+        self.full = full
+        self.group = group
+        self.world, self.rank = len(sizes), _dist_world(group)[1] if len(sizes) > 1 else 0
+
+    @classmethod
+    def gathered(cls, full: Tensor, group: object = None) -> ShardedPoints:
+        """Every rank holds ``full``; block ``s`` is the ``s``-th of ``W`` near-equal row ranges."""
+        world, rank = _dist_world(group)
+        n = full.shape[0]
+        sizes = [n // world + (s < n % world) for s in range(world)]
+        off = sum(sizes[:rank])
+        return cls(full[off : off + sizes[rank]], sizes, full, group)
+
+    @classmethod
+    def sharded(cls, local: Tensor, sizes: list[int], group: object = None) -> ShardedPoints:
+        """This rank holds only ``local`` (its block); ``sizes``: every rank's row count (:func:`_all_sizes`)."""
+        return cls(local, sizes, None, group)
+
+    def block(self, s: int) -> Tensor:
+        """Rows of block ``s`` (collective when sharded: every rank must call it with the same ``s``)."""
+        if self.full is not None:
+            return self.full[self.offsets[s] : self.offsets[s] + self.sizes[s]]
+        if s == self.rank:
+            out = self.local
+        else:
+            out = torch.empty((self.sizes[s], self.local.shape[1]), dtype=self.local.dtype, device=self.local.device)
+        if self.sizes[s] and self.world > 1:
+            import torch.distributed as dist
+
+            src = s if self.group is None else dist.get_global_rank(self.group, s)
+            dist.broadcast(out, src=src, group=self.group)
+        return out
+
+
+def _all_sizes(n_local: int, device: torch.device, group: object = None) -> list[int]:
+    """Every rank's ``n_local`` (one ``all_gather``)."""
+    import torch.distributed as dist
+
+    world, _ = _dist_world(group)
+    if world == 1:
+        return [n_local]
+    mine = torch.tensor([n_local], dtype=torch.long, device=device)
+    out = [torch.empty_like(mine) for _ in range(world)]
+    dist.all_gather(out, mine, group=group)
+    return [int(t) for t in out]
+
+
+def _all_reduce(x: Tensor, op: str, group: object = None) -> Tensor:
+    """``all_reduce`` (``"sum"`` / ``"max"``) in place when distributed; returns ``x``."""
+    import torch.distributed as dist
+
+    if _dist_world(group)[0] > 1:
+        dist.all_reduce(x, op=dist.ReduceOp.SUM if op == "sum" else dist.ReduceOp.MAX, group=group)
+    return x
+
+
+def _global_pow2_exponent(xs: list[Tensor], device: torch.device, group: object = None) -> int:
+    """:func:`_pow2_exponent` over the union of every rank's ``xs`` (one ``all_reduce``)."""
+    top = max((float(x.abs().max()) for x in xs if x.numel()), default=0.0)
+    t = _all_reduce(torch.tensor([top], dtype=torch.float64, device=device), "max", group)
+    return math.frexp(float(t))[1] if float(t) > 0 else 0
+
+
+class _TopK:
+    """Running exact k nearest ``(distance, global index)`` lists of all points of a set, merged by distance, then
+    index (the engine's tie rule); a placeholder is ``(inf, sentinel)``."""
+
+    def __init__(self, n: int, k: int, device: torch.device) -> None:
+        self.k = k
+        self.sentinel = torch.iinfo(torch.long).max
+        self.dist = torch.full((n, k), math.inf, dtype=torch.float64, device=device)
+        self.idx = torch.full((n, k), self.sentinel, dtype=torch.long, device=device)
+
+    def merge(self, row0: int, dist: Tensor, idx: Tensor) -> None:
+        rows = slice(row0, row0 + dist.shape[0])
+        d = torch.cat([self.dist[rows], dist], 1)
+        i = torch.cat([self.idx[rows], idx], 1)
+        self.dist[rows], self.idx[rows] = _sort_by_dist_then_index(d, i, self.k)
+
+    def all_merge(self, group: object = None) -> tuple[Tensor, Tensor]:
+        """Merge every rank's lists (one ``all_gather`` each); the same ``[n, k]`` result on every rank."""
+        import torch.distributed as dist
+
+        world, _ = _dist_world(group)
+        if world > 1:
+            ds = [torch.empty_like(self.dist) for _ in range(world)]
+            is_ = [torch.empty_like(self.idx) for _ in range(world)]
+            dist.all_gather(ds, self.dist, group=group)
+            dist.all_gather(is_, self.idx, group=group)
+            self.dist, self.idx = _sort_by_dist_then_index(torch.cat(ds, 1), torch.cat(is_, 1), self.k)
+        return self.dist, self.idx
+
+
+def sharded_knn_within(x: ShardedPoints, k: int, block_size: int | None = None) -> tuple[Tensor, Tensor]:
+    r"""Exact k nearest *other* points (Euclidean) of every point of a set split across ranks; collective.
+
+    Work is split over ranks by pairs of blocks: rank ``r`` searches its own block with :func:`knn_within`'s
+    symmetric engine, and for every other block ``s`` one :func:`knn_cross` call over half of the pair (rank
+    ``r < s`` takes ``P_r x P_s[:h_s]``, rank ``s`` takes ``P_s[h_s:] x P_r``), which gives both directions. Each call
+    is exact (float64 distances, ties to the lower index) on its pair of blocks, the blocks of a point's pairs
+    partition the other points, and the lists are merged by (distance, global index), so the result **equals**
+    :func:`knn_within` on the whole set. About ``N^2 / (2W)`` distance evaluations per rank.
+
+    Args:
+        x: the points, already scaled (see :func:`_scale_pow2`); every block must be finite.
+        k: ``1 <= k <= N - 1`` (``N`` the global count).
+        block_size: rows per GEMM block of each engine call.
+
+    Returns:
+        ``(dist, idx)`` ``[N, k]`` float64 / long over the global rows, the same on every rank.
+    """
+    r, world = x.rank, x.world
+    acc = _TopK(x.total, k, x.local.device)
+    off_r, n_r = x.offsets[r], x.sizes[r]
+    for s in range(world):
+        blk = x.block(s)
+        off_s, n_s = x.offsets[s], x.sizes[s]
+        if s == r:
+            if n_r >= 2:
+                d, i = _knn_within(blk, min(k, n_r - 1), "euclidean", block_size)
+                acc.merge(off_r, d, i + off_r)
+            continue
+        if r < s:
+            a, oa, b, ob = x.local, off_r, blk[: n_s // 2], off_s
+        else:
+            a, oa, b, ob = x.local[n_r // 2 :], off_r + n_r // 2, blk, off_s
+        if a.shape[0] == 0 or b.shape[0] == 0:
+            continue
+        out = _knn_cross(a, b, min(k, b.shape[0]), None, None, block_size, k_ba=min(k, a.shape[0]))
+        acc.merge(oa, out.dist_ab, out.idx_ab + ob)
+        acc.merge(ob, out.dist_ba, out.idx_ba + oa)
+    return acc.all_merge(x.group)
+
+
+class ShardedCross(NamedTuple):
+    """Result of :func:`sharded_knn_cross` (global rows, the same on every rank); fields as in :class:`CrossKNN`."""
+
+    dist_ab: Tensor
+    idx_ab: Tensor
+    dist_ba: Tensor
+    idx_ba: Tensor
+    count_b_in_a_balls: Tensor | None
+    a_in_any_b_ball: Tensor | None
+
+
+def sharded_knn_cross(
+    a: ShardedPoints,
+    b: ShardedPoints,
+    k: int,
+    radius_a: Tensor | None = None,
+    radius_b: Tensor | None = None,
+    block_size: int | None = None,
+) -> ShardedCross:
+    r""":func:`knn_cross` of two sets split across ranks (both directions, ball counts); collective.
+
+    Rank ``r`` runs one engine call per block ``s`` of ``a`` against its own block of ``b`` (``A_s x B_r``): every
+    pair of blocks once, about ``N M / W`` distance evaluations per rank. Lists are merged exactly as in
+    :func:`sharded_knn_within`; ball counts are summed and the "inside any ball" flags or-ed across ranks.
+
+    Args:
+        a, b: the two sets (same transport), already scaled.
+        k: ``1 <= k <= min(N, M)``.
+        radius_a, radius_b: optional global ``[N]`` / ``[M]`` radii (on every rank), in the scaled units.
+        block_size: rows per GEMM block of each engine call.
+    """
+    r = b.rank
+    dev = b.local.device
+    acc_ab = _TopK(a.total, k, dev)
+    acc_ba = _TopK(b.total, k, dev)
+    count = torch.zeros(b.total, dtype=torch.long, device=dev) if radius_a is not None else None
+    inside = torch.zeros(a.total, dtype=torch.long, device=dev) if radius_b is not None else None
+    ob, m_r = b.offsets[r], b.sizes[r]
+    for s in range(a.world):
+        blk = a.block(s)
+        oa, n_s = a.offsets[s], a.sizes[s]
+        if n_s == 0 or m_r == 0:
+            continue
+        ra = None if radius_a is None else radius_a[oa : oa + n_s]
+        rb = None if radius_b is None else radius_b[ob : ob + m_r]
+        out = _knn_cross(blk, b.local, min(k, m_r), ra, rb, block_size, k_ba=min(k, n_s))
+        acc_ab.merge(oa, out.dist_ab, out.idx_ab + ob)
+        acc_ba.merge(ob, out.dist_ba, out.idx_ba + oa)
+        if count is not None:
+            count[ob : ob + m_r] += out.count_b_in_a_balls
+        if inside is not None:
+            inside[oa : oa + n_s] += out.a_in_any_b_ball.long()
+    d_ab, i_ab = acc_ab.all_merge(a.group)
+    d_ba, i_ba = acc_ba.all_merge(a.group)
+    if count is not None:
+        _all_reduce(count, "sum", a.group)
+    if inside is not None:
+        inside = _all_reduce(inside, "sum", a.group) > 0
+    return ShardedCross(d_ab, i_ab, d_ba, i_ba, count, inside)
 
 
 __all__ = ["CrossKNN", "knn_cross", "knn_within"]
