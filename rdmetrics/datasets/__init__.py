@@ -1,12 +1,26 @@
-"""Readers for behavioural data sets (no data ships with the package; readers point at local copies)."""
+"""Readers and analyses for behavioural data sets (no data ships with the package; readers point at local copies).
+
+* :func:`load_model_vs_human`: the model-vs-human raw data (all 17 datasets) as confusion matrices and aligned trials;
+* :func:`mvh_benchmark` / :func:`write_benchmark`: the toolbox's benchmark tables, reproduced exactly;
+"""
 
 from __future__ import annotations
 
+from rdmetrics.datasets.benchmark import (
+    DEFAULT_DATASETS,
+    EXCLUDE_CONDITIONS,
+    BenchmarkResult,
+    format_leaderboards,
+    mvh_benchmark,
+    write_benchmark,
+)
 from rdmetrics.datasets.model_vs_human import (
     CATEGORIES,
     HUMANS,
+    PARAMETRIC,
     RESPONSES,
     SEVERITY_ORDER,
+    SINGLE_CONDITION,
     ExperimentData,
     ModelVsHuman,
     TrialTable,
@@ -16,12 +30,20 @@ from rdmetrics.datasets.model_vs_human import (
 
 __all__ = [
     "CATEGORIES",
+    "DEFAULT_DATASETS",
+    "EXCLUDE_CONDITIONS",
     "HUMANS",
+    "PARAMETRIC",
     "RESPONSES",
     "SEVERITY_ORDER",
+    "SINGLE_CONDITION",
+    "BenchmarkResult",
     "ExperimentData",
     "ModelVsHuman",
     "TrialTable",
     "default_mvh_dir",
+    "format_leaderboards",
     "load_model_vs_human",
+    "mvh_benchmark",
+    "write_benchmark",
 ]
