@@ -16,9 +16,10 @@ from rdmetrics.functional.agreement import (
     _prediction_agreement_update,
 )
 from rdmetrics.utilities.checks import _check_positive_int
+from rdmetrics.utilities.forward import BatchValueForwardMixin
 
 
-class PredictionAgreement(Metric):
+class PredictionAgreement(BatchValueForwardMixin, Metric):
     r"""Top-1 agreement, Cohen's kappa and min-max normalised disagreement between two classifiers.
 
     .. math::
@@ -32,11 +33,16 @@ class PredictionAgreement(Metric):
 
     Args:
         num_classes: number of classes ``C``.
+        abstain: predictions may abstain (label ``C`` or a last score column, e.g. a human ``na`` answer): one more
+            response category for agreement and kappa, always an error against ``target`` (as in
+            :class:`~rdmetrics.RateDistortionSignature`).
         kwargs: forwarded to :class:`torchmetrics.Metric`.
 
     ``update(preds_a, preds_b, target=None)`` takes ``[N, C]`` scores or ``[N]`` labels for each model; pass
     ``target`` on every update (or never) to get ``normalized_disagreement``. ``compute()`` returns a dict of float64
-    scalars ``agreement``, ``cohen_kappa`` (and ``normalized_disagreement``).
+    scalars ``agreement``, ``cohen_kappa`` (and ``normalized_disagreement``). ``metric(preds_a, preds_b, target)``
+    (``forward``) adds the batch and returns the same dict for the batch alone (``None`` for an empty batch); an
+    empty batch is a no-op.
 
     Example:
         >>> import torch
@@ -58,17 +64,23 @@ class PredictionAgreement(Metric):
     correct_a: Tensor
     correct_b: Tensor
 
-    def __init__(self, num_classes: int, **kwargs: Any) -> None:
+    def __init__(self, num_classes: int, abstain: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_classes = _check_positive_int(num_classes, "num_classes")
-        self.add_state("confmat", torch.zeros(num_classes, num_classes, dtype=torch.long), dist_reduce_fx="sum")
+        if not isinstance(abstain, bool):
+            raise TypeError(f"`abstain` must be a bool, got {type(abstain).__name__}")
+        self.abstain = abstain
+        k = num_classes + int(abstain)
+        self.add_state("confmat", torch.zeros(k, k, dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("n_target", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("correct_a", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
         self.add_state("correct_b", torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, preds_a: Tensor, preds_b: Tensor, target: Tensor | None = None) -> None:
         """Add a batch of paired predictions (and optionally the true labels)."""
-        confmat, n_t, c_a, c_b = _prediction_agreement_update(preds_a, preds_b, self.num_classes, target)
+        confmat, n_t, c_a, c_b = _prediction_agreement_update(
+            preds_a, preds_b, self.num_classes, target, abstain=self.abstain
+        )
         self.confmat += confmat.to(self.confmat.device)
         self.n_target += n_t.to(self.n_target.device)
         self.correct_a += c_a.to(self.correct_a.device)
@@ -90,7 +102,7 @@ class PredictionAgreement(Metric):
         return self._plot(val, ax)
 
 
-class ErrorConsistency(Metric):
+class ErrorConsistency(BatchValueForwardMixin, Metric):
     r"""Error consistency of two classifiers (Geirhos, Meding & Wichmann, NeurIPS 2020).
 
     .. math::
@@ -104,10 +116,13 @@ class ErrorConsistency(Metric):
 
     Args:
         num_classes: optional number of classes (range-checks labels; scores must then have ``C`` columns).
+        abstain: predictions may abstain (label ``num_classes`` or a last score column, e.g. a human ``na``
+            answer), counted as an error as in :class:`~rdmetrics.RateDistortionSignature`. Needs ``num_classes``.
         kwargs: forwarded to :class:`torchmetrics.Metric`.
 
     ``update(preds_a, preds_b, target)``; ``compute()`` returns a dict of float64 scalars ``observed``,
-    ``expected`` and ``kappa``.
+    ``expected`` and ``kappa``. ``metric(preds_a, preds_b, target)`` (``forward``) adds the batch and returns the
+    same dict for the batch alone (``None`` for an empty batch); an empty batch is a no-op.
 
     Example:
         >>> import torch
@@ -127,14 +142,20 @@ class ErrorConsistency(Metric):
 
     table: Tensor
 
-    def __init__(self, num_classes: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, num_classes: int | None = None, abstain: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.num_classes = None if num_classes is None else _check_positive_int(num_classes, "num_classes")
+        if not isinstance(abstain, bool):
+            raise TypeError(f"`abstain` must be a bool, got {type(abstain).__name__}")
+        if abstain and num_classes is None:
+            raise ValueError("`abstain=True` needs `num_classes` (the abstain label is `num_classes`)")
+        self.abstain = abstain
         self.add_state("table", torch.zeros(2, 2, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, preds_a: Tensor, preds_b: Tensor, target: Tensor) -> None:
         """Add a batch of paired predictions with their true labels."""
-        self.table += _error_consistency_update(preds_a, preds_b, target, self.num_classes).to(self.table.device)
+        table = _error_consistency_update(preds_a, preds_b, target, self.num_classes, self.abstain)
+        self.table += table.to(self.table.device)
 
     def compute(self) -> dict[str, Tensor]:
         """Observed and expected consistency and error-consistency kappa of everything seen so far."""

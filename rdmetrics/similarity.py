@@ -10,7 +10,9 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from rdmetrics.functional.similarity import (
+    _cka_dims,
     _cka_empty_state,
+    _cka_expand,
     _cka_ratio,
     _features,
     _knn_jaccard_compute,
@@ -22,9 +24,10 @@ from rdmetrics.functional.similarity import (
 )
 from rdmetrics.utilities.checks import _check_positive_int
 from rdmetrics.utilities.data import _cat_rows, _flatten_rows
+from rdmetrics.utilities.forward import BatchValueForwardMixin
 
 
-class LinearCKA(Metric):
+class LinearCKA(BatchValueForwardMixin, Metric):
     r"""Linear CKA between two models' representations, streamed exactly over the whole dataset.
 
     .. math::
@@ -50,10 +53,16 @@ class LinearCKA(Metric):
 
     A non-positive denominator (constant or degenerate features) gives NaN with a ``RuntimeWarning``.
 
+    ``metric(x, y)`` (``forward``) adds the batch and returns the CKA of that batch alone (the same estimator), or
+    ``None`` where the batch has none: an empty batch, or fewer than 4 samples with ``debiased=True`` in full mode.
+    An empty batch is a no-op everywhere.
+
     Args:
-        num_features_a: feature dimension of model a (``update`` inputs ``[N, ...]`` are flattened); required for
-            ``mode="full"`` so that every process, including one that sees no data, holds the same state.
-        num_features_b: feature dimension of model b.
+        num_features_a: feature dimension of model a (``update`` inputs ``[N, ...]`` are flattened). Optional: by
+            default both sizes are learnt from the first non-empty batch; under DDP a process that saw no data
+            learns them from the others when the metric syncs. Give them to fix the sizes up front (each batch is
+            then checked against them).
+        num_features_b: feature dimension of model b (give both sizes or neither).
         debiased: use the unbiased HSIC estimator (needs ``n >= 4``).
         mode: ``"full"`` or ``"minibatch"``.
         kwargs: forwarded to :class:`torchmetrics.Metric`.
@@ -93,16 +102,22 @@ class LinearCKA(Metric):
         self.debiased = debiased
         self.mode = mode
         if mode == "full":
-            if num_features_a is None or num_features_b is None:
+            if (num_features_a is None) != (num_features_b is None):
                 raise ValueError(
-                    "LinearCKA(mode='full') needs `num_features_a` and `num_features_b` (the flattened feature"
-                    " dimensions of the two representations)"
+                    "give both `num_features_a` and `num_features_b` or neither (then both are learnt from the first"
+                    " batch)"
                 )
-            self.num_features_a = _check_positive_int(num_features_a, "num_features_a")
-            self.num_features_b = _check_positive_int(num_features_b, "num_features_b")
+            if self.dist_sync_on_step:
+                raise ValueError("LinearCKA(mode='full') does not support `dist_sync_on_step`; call compute() instead")
+            self.num_features_a = (
+                None if num_features_a is None else _check_positive_int(num_features_a, "num_features_a")
+            )
+            self.num_features_b = (
+                None if num_features_b is None else _check_positive_int(num_features_b, "num_features_b")
+            )
             self.add_state(
                 "moments",
-                _cka_empty_state(self.num_features_a, self.num_features_b),
+                _cka_empty_state(self.num_features_a or 0, self.num_features_b or 0),
                 dist_reduce_fx=_merge_cka_states,
             )
         else:
@@ -119,15 +134,82 @@ class LinearCKA(Metric):
     def update(self, x: Tensor, y: Tensor) -> None:
         """Add a batch of paired features ``x`` ``[B, d_a]`` (model a) and ``y`` ``[B, d_b]`` (model b)."""
         if self.mode == "full":
-            # the state may be a merged tensor (not a view of the registered one): update it in place regardless
+            # the state may be a merged tensor (not a view of the registered one), or replaced when the first batch
+            # sets the feature sizes: assign the result
             self.moments = _linear_cka_update(self.moments, x, y)
             return
         a, b = _pair(x, y, self.num_features_a, self.num_features_b)
+        if a.shape[0] == 0:
+            return
         h_ab, h_aa, h_bb = _minibatch_cka_update(a.to(self.hsic_ab.device), b.to(self.hsic_ab.device), self.debiased)
         self.hsic_ab += h_ab
         self.hsic_aa += h_aa
         self.hsic_bb += h_bb
         self.num_batches += 1
+
+    def forward(self, *args: Any, **kwargs: Any) -> Tensor | None:
+        """Add the batch ``(x, y)`` and return the CKA of that batch alone (``None`` where undefined).
+
+        In full mode the batch's moments are computed once and merged into the global state (no second pass).
+        """
+        if self.mode != "full" or self._is_synced:
+            return super().forward(*args, **kwargs)
+        return self._full_forward(*args, **kwargs)
+
+    def _full_forward(self, x: Tensor, y: Tensor) -> Tensor | None:
+        batch = _linear_cka_update(_cka_empty_state(*_cka_dims(self.moments), self.moments.device), x, y)
+        self._update_count += 1
+        self._computed = None
+        n = int(batch[2]) if _cka_dims(batch) != (0, 0) else 0
+        if n > 0:
+            dims = _cka_dims(batch)
+            self.moments = _merge_cka_states(torch.stack([_cka_expand(self.moments, *dims), batch]))
+        value = None if n == 0 or (self.debiased and n < 4) else _linear_cka_compute(batch, self.debiased)
+        self._forward_cache = value
+        return value
+
+    def merge_state(self, incoming_state: dict[str, Any] | Metric) -> None:
+        """Merge another ``LinearCKA`` (or its ``metric_state``); a state of unknown sizes adopts the other's."""
+        same_class = not isinstance(incoming_state, Metric) or isinstance(incoming_state, type(self))
+        if self.mode == "full" and same_class:  # (otherwise torchmetrics raises its own error)
+            incoming = incoming_state.metric_state if isinstance(incoming_state, Metric) else incoming_state
+            other = incoming.get("moments") if isinstance(incoming, dict) else None
+            if isinstance(other, Tensor):
+                mine, theirs = _cka_dims(self.moments), _cka_dims(other)
+                dims = theirs if mine == (0, 0) else mine
+                self.moments = _cka_expand(self.moments, *dims)
+                incoming_state = {**incoming, "moments": _cka_expand(other, *dims)}
+        super().merge_state(incoming_state)
+
+    def sync(
+        self,
+        dist_sync_fn: Any = None,
+        process_group: Any = None,
+        should_sync: bool = True,
+        distributed_available: Any = None,
+    ) -> None:
+        """torchmetrics' ``sync``; first, in full mode, every process agrees on the feature sizes.
+
+        A process that saw no data does not know them: the sizes are gathered from all processes (one small
+        collective, run by every process as ``compute`` is) and an unknown-size state becomes an empty state of the
+        common sizes. Processes that saw different sizes all raise the same ``ValueError`` (no hang).
+        """
+        if self.mode == "full" and should_sync and not self._is_synced:
+            available = distributed_available if distributed_available is not None else self.distributed_available_fn
+            if callable(available) and available():
+                self._agree_on_feature_sizes(process_group or self.process_group)
+        super().sync(dist_sync_fn, process_group, should_sync, distributed_available)
+
+    def _agree_on_feature_sizes(self, group: Any) -> None:
+        from torchmetrics.utilities.distributed import gather_all_tensors
+
+        dims = self.moments[:2].detach().round().long()
+        seen = {tuple(int(v) for v in d.tolist()) for d in gather_all_tensors(dims, group=group)}
+        seen.discard((0, 0))
+        if len(seen) > 1:
+            raise ValueError(f"LinearCKA: processes saw features of different sizes (d_a, d_b) {sorted(seen)}")
+        if seen:
+            self.moments = _cka_expand(self.moments, *seen.pop())
 
     def compute(self) -> Tensor:
         """CKA of everything seen so far (float64 scalar)."""

@@ -9,6 +9,13 @@ A metric plugs in by adding a :class:`MetricCase` to one of the lists in ``tests
 * pickle and ``state_dict`` round trips (states made persistent first);
 * float64 inputs == float32 inputs (within the case's dtype tolerance) and, when CUDA exists, CUDA == CPU;
 * ``compute()`` on an empty state raises a clear ``ValueError``;
+* ``forward`` (``metric(*batch)``) == ``update``: the global state ends up the same, and each call returns the
+  batch value, i.e. ``compute()`` of a fresh metric fed that batch alone, or ``None`` where that is undefined
+  (raises ``ValueError``) or where the case declares ``forward_value="none"``;
+* an empty batch (every tensor argument sliced to 0 rows) is a no-op for ``update`` and ``forward`` (which returns
+  ``None``);
+* a batch of ``meta`` tensors raises a clear error naming the meta device, through ``update`` and ``forward``, and
+  leaves the accumulated state untouched;
 * real 2-process DDP on CPU (gloo) == single process, with uneven shards (and an empty rank where the case allows).
 
 Inputs are a list of *batches*; each batch is a tuple of positional ``update`` arguments plus an optional dict of
@@ -51,6 +58,8 @@ class MetricCase:
         empty_rank_ok: the metric must cope with a DDP rank that saw no update.
         compare_keys: restrict comparisons to these output keys (``None``: all).
         check_dtype: run the float32-vs-float64 check.
+        forward_value: ``"batch"`` (default): ``forward`` returns the batch value where defined, else ``None``;
+            ``"none"``: ``forward`` always returns ``None`` (the metric documents that it has no batch value).
     """
 
     id: str
@@ -63,6 +72,7 @@ class MetricCase:
     empty_rank_ok: bool = True
     compare_keys: Sequence[str] | None = None
     check_dtype: bool = True
+    forward_value: str = "batch"
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,10 +113,45 @@ def cast_batches(batches: list[Batch], dtype: torch.dtype, device: torch.device 
     return [(tuple(conv(a) for a in args), {k: conv(v) for k, v in kw.items()}) for args, kw in batches]
 
 
+def map_batch(batch: Batch, fn: Callable[[Tensor], Tensor]) -> Batch:
+    """Apply ``fn`` to every tensor argument of a batch (positional and keyword)."""
+    args, kwargs = batch
+    return (
+        tuple(fn(a) if isinstance(a, Tensor) else a for a in args),
+        {k: fn(v) if isinstance(v, Tensor) else v for k, v in kwargs.items()},
+    )
+
+
+def empty_batch(batch: Batch) -> Batch:
+    """The same batch with 0 rows (every tensor argument sliced ``[:0]``: dtype, device and trailing shape kept)."""
+    return map_batch(batch, lambda t: t[:0] if t.ndim else t)
+
+
+def meta_batch(batch: Batch) -> Batch:
+    """The same batch on the ``meta`` device (shapes and dtypes only, no data)."""
+    return map_batch(batch, lambda t: t.to("meta"))
+
+
 def run_metric(metric: Metric, batches: list[Batch]) -> Metric:
     for args, kwargs in batches:
         metric.update(*args, **kwargs)
     return metric
+
+
+def batch_value(factory: Callable[[], Metric], batch: Batch) -> Any:
+    """What ``forward`` must return for ``batch``: ``compute()`` of a fresh metric fed it alone, ``None`` when that
+    raises ``ValueError`` (the batch alone has no value)."""
+    import warnings
+
+    metric = factory()
+    args, kwargs = batch
+    metric.update(*args, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return metric.compute()
+        except ValueError:
+            return None
 
 
 # ---------------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pickle
+import warnings
 
 import pytest
 import torch
@@ -11,18 +12,46 @@ from cases import CASE_MODULES
 from harness import (
     MetricCase,
     assert_close,
+    batch_value,
     cast_batches,
     cat_batches,
     ddp_compute,
+    empty_batch,
+    meta_batch,
     pickle_roundtrip,
     run_metric,
     state_dict_roundtrip,
 )
 
-PARAMS = []
-for _module_name in CASE_MODULES:
-    for _case in importlib.import_module(_module_name).CASES:
-        PARAMS.append(pytest.param(_module_name, _case, id=_case.id))
+# (case id, check) -> why it is expected to fail for now (owner named); marked xfail(strict=False)
+_H6 = "H6 (ConfusionAsymmetry): add rdmetrics.utilities.forward.BatchValueForwardMixin; empty/meta batches"
+KNOWN_FAILURES: dict[tuple[str, str], str] = {
+    **{
+        (f"confusion-asymmetry{s}", c): _H6
+        for s in ("", "-abstain-empirical", "-bootstrap")
+        for c in ("forward", "empty_batch", "meta")
+    },
+    (
+        "generative-pre-feature-net",
+        "meta",
+    ): "H5: PrecisionRecallEntropy runs the feature network before checking for meta inputs",
+}
+
+
+def _params(check: str) -> list:
+    params = []
+    for module_name in CASE_MODULES:
+        module = importlib.import_module(module_name)
+        if not hasattr(module, "CASES"):
+            raise AttributeError(f"{module_name} defines no CASES (prefix helper modules in tests/cases/ with '_')")
+        for case in module.CASES:
+            reason = KNOWN_FAILURES.get((case.id, check))
+            marks = [pytest.mark.xfail(strict=False, reason=reason)] if reason else []
+            params.append(pytest.param(module_name, case, id=case.id, marks=marks))
+    return params
+
+
+PARAMS = _params("")
 
 
 def _compute(case: MetricCase, batches) -> object:
@@ -101,3 +130,62 @@ def test_ddp_equals_single_process(module: str, case: MetricCase) -> None:
         assert_close(out["uneven"], expected, case.atol, case.rtol, case.compare_keys, f"rank{rank}-uneven")
         if case.empty_rank_ok:
             assert_close(out["empty_rank"], expected, case.atol, case.rtol, case.compare_keys, f"rank{rank}-empty")
+
+
+def _assert_forward_value(out: object, expected: object, case: MetricCase, where: str) -> None:
+    if expected is None or case.forward_value == "none":
+        assert out is None, f"{where}: forward must return None here, got {type(out).__name__}"
+    else:
+        assert out is not None, f"{where}: forward returned None, but the batch alone has a value"
+        assert_close(out, expected, case.atol, case.rtol, case.compare_keys, where)
+
+
+@pytest.mark.parametrize(("module", "case"), _params("forward"))
+def test_forward_equals_update(module: str, case: MetricCase) -> None:
+    """``metric(*batch)`` adds the batch like ``update`` and returns the batch's own value (or None)."""
+    batches = case.make_batches(6)
+    metric = case.factory()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # per-batch NaN warnings of small batches
+        for i, (args, kwargs) in enumerate(batches):
+            if i == 2:  # forward and update mix freely
+                metric.update(*args, **kwargs)
+                continue
+            out = metric(*args, **kwargs)
+            _assert_forward_value(out, batch_value(case.factory, (args, kwargs)), case, f"forward[batch {i}]")
+    assert_close(metric.compute(), _compute(case, batches), case.atol, case.rtol, case.compare_keys, "global")
+
+
+@pytest.mark.parametrize(("module", "case"), _params("empty_batch"))
+def test_empty_batch_is_noop(module: str, case: MetricCase) -> None:
+    batches = case.make_batches(7)
+    empty = empty_batch(batches[0])
+    expected = _compute(case, batches)
+    # update: empty batches first, in the middle and last change nothing
+    padded = [empty, *batches[:2], empty, *batches[2:], empty]
+    assert_close(_compute(case, padded), expected, case.atol, case.rtol, case.compare_keys, "update")
+    # forward: returns None and changes nothing
+    metric = case.factory()
+    assert metric(*empty[0], **empty[1]) is None, "forward on an empty batch must return None"
+    run_metric(metric, batches[:2])
+    assert metric(*empty[0], **empty[1]) is None, "forward on an empty batch must return None"
+    run_metric(metric, batches[2:])
+    assert_close(metric.compute(), expected, case.atol, case.rtol, case.compare_keys, "forward")
+    # only empty batches: still an empty state
+    metric = run_metric(case.factory(), [empty, empty])
+    with pytest.raises(ValueError, match=r"(?i)empty|no (samples|data|updates)|before any"):
+        metric.compute()
+
+
+@pytest.mark.parametrize(("module", "case"), _params("meta"))
+def test_meta_tensors_clear_error(module: str, case: MetricCase) -> None:
+    """A meta-device batch is refused with an error naming the meta device; the state stays as it was."""
+    batches = case.make_batches(8)
+    metric = run_metric(case.factory(), batches[:2])
+    meta = meta_batch(batches[2])
+    with pytest.raises((ValueError, TypeError), match="meta"):
+        metric.update(*meta[0], **meta[1])
+    with pytest.raises((ValueError, TypeError), match="meta"):
+        metric(*meta[0], **meta[1])
+    run_metric(metric, batches[2:])
+    assert_close(metric.compute(), _compute(case, batches), case.atol, case.rtol, case.compare_keys, "after meta")

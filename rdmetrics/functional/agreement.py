@@ -37,15 +37,24 @@ from rdmetrics.utilities.checks import (
 # input formatting
 
 
-def _as_labels(preds: object, num_classes: int | None, name: str) -> Tensor:
+def _check_abstain(abstain: object, num_classes: int | None) -> bool:
+    if not isinstance(abstain, bool):
+        raise TypeError(f"`abstain` must be a bool, got {type(abstain).__name__}")
+    if abstain and num_classes is None:
+        raise ValueError("`abstain=True` needs `num_classes` (the abstain label is `num_classes`)")
+    return abstain
+
+
+def _as_labels(preds: object, num_classes: int | None, name: str, abstain: bool = False) -> Tensor:
     """Labels ``[N]`` from logits / probabilities ``[N, C]`` or integer labels ``[N]``.
 
     With ``num_classes=None`` the number of classes of floating scores is their column count and integer labels only
-    have to be non-negative.
+    have to be non-negative. With ``abstain`` (needs ``num_classes``) predictions have one more response: label
+    ``num_classes`` / a last score column meaning "no answer".
     """
     preds = _check_tensor(preds, name)
     if num_classes is not None:
-        return _format_predictions(preds, num_classes, name)
+        return _format_predictions(preds, num_classes + int(abstain), name)
     if preds.is_floating_point():
         if preds.ndim != 2 or preds.shape[1] < 1:
             raise ValueError(
@@ -75,18 +84,21 @@ def _safe_ratio(num: Tensor, den: Tensor, what: str) -> Tensor:
 
 
 def _prediction_agreement_update(
-    preds_a: Tensor, preds_b: Tensor, num_classes: int, target: Tensor | None = None
+    preds_a: Tensor, preds_b: Tensor, num_classes: int, target: Tensor | None = None, abstain: bool = False
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Counts of one batch: ``(confmat [C, C], n_target, correct_a, correct_b)`` (all long).
+    """Counts of one batch: ``(confmat [K, K], n_target, correct_a, correct_b)`` (all long), ``K = C + abstain``.
 
     ``confmat[i, j]`` counts inputs that model a labels ``i`` and model b labels ``j``. The three target counts are
-    zero when ``target`` is ``None``.
+    zero when ``target`` is ``None``. An abstention (label ``C``) never equals a target.
     """
     num_classes = _check_positive_int(num_classes, "num_classes")
-    a = _format_predictions(preds_a, num_classes, "preds_a")
-    b = _format_predictions(preds_b, num_classes, "preds_b")
+    abstain = _check_abstain(abstain, num_classes)
+    k = num_classes + int(abstain)
+    a = _format_predictions(_check_tensor(preds_a, "preds_a"), k, "preds_a")
+    b = _format_predictions(_check_tensor(preds_b, "preds_b"), k, "preds_b")
     _check_same_num_samples(a, b, "preds_a", "preds_b")
-    confmat = torch.bincount(a * num_classes + b, minlength=num_classes * num_classes).reshape(num_classes, -1)
+    b = b.to(a.device)
+    confmat = torch.bincount(a * k + b, minlength=k * k).reshape(k, k)
     zero = torch.zeros((), dtype=torch.long, device=a.device)
     if target is None:
         return confmat, zero, zero.clone(), zero.clone()
@@ -128,7 +140,7 @@ def _prediction_agreement_compute(
 
 
 def prediction_agreement(
-    preds_a: Tensor, preds_b: Tensor, num_classes: int, target: Tensor | None = None
+    preds_a: Tensor, preds_b: Tensor, num_classes: int, target: Tensor | None = None, abstain: bool = False
 ) -> dict[str, Tensor]:
     r"""Top-1 agreement and Cohen's kappa between two classifiers (and normalised disagreement given labels).
 
@@ -152,6 +164,10 @@ def prediction_agreement(
         preds_b: model b's predictions, same format rules.
         num_classes: number of classes ``C``.
         target: optional ``[N]`` true labels (needed for ``normalized_disagreement``).
+        abstain: predictions may abstain (e.g. a human ``na`` answer): label ``num_classes`` or a last score
+            column. An abstention is one more response category (two abstentions agree, and ``cohen_kappa`` runs over
+            ``C + 1`` categories, as the rate of :class:`~rdmetrics.RateDistortionSignature` treats it) and is always
+            an error against ``target`` (the same convention as the RD metric's ``abstain``).
 
     Returns:
         dict of float64 scalars ``agreement``, ``cohen_kappa`` and, with ``target``, ``normalized_disagreement``.
@@ -164,7 +180,9 @@ def prediction_agreement(
         >>> {k: round(float(v), 4) for k, v in out.items()}
         {'agreement': 0.6667, 'cohen_kappa': 0.5, 'normalized_disagreement': 0.0}
     """
-    return _prediction_agreement_compute(*_prediction_agreement_update(preds_a, preds_b, num_classes, target))
+    return _prediction_agreement_compute(
+        *_prediction_agreement_update(preds_a, preds_b, num_classes, target, abstain=abstain)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -172,15 +190,19 @@ def prediction_agreement(
 
 
 def _error_consistency_update(
-    preds_a: Tensor, preds_b: Tensor, target: Tensor, num_classes: int | None = None
+    preds_a: Tensor, preds_b: Tensor, target: Tensor, num_classes: int | None = None, abstain: bool = False
 ) -> Tensor:
-    """The 2x2 correctness table of one batch, long ``[[both wrong, only b right], [only a right, both right]]``."""
+    """The 2x2 correctness table of one batch, long ``[[both wrong, only b right], [only a right, both right]]``.
+
+    With ``abstain`` the predictions may hold the label ``num_classes`` (a last score column), which is never correct.
+    """
     if num_classes is not None:
         num_classes = _check_positive_int(num_classes, "num_classes")
+    abstain = _check_abstain(abstain, num_classes)
     if _check_tensor(target, "target").is_floating_point():
         raise ValueError(f"`target` must hold integer class labels, got dtype {target.dtype}")
-    a = _as_labels(preds_a, num_classes, "preds_a")
-    b = _as_labels(preds_b, num_classes, "preds_b")
+    a = _as_labels(preds_a, num_classes, "preds_a", abstain)
+    b = _as_labels(preds_b, num_classes, "preds_b", abstain)
     t = _as_labels(target, num_classes, "target")
     _check_same_num_samples(a, b, "preds_a", "preds_b")
     _check_same_num_samples(a, t, "preds_a", "target")
@@ -210,7 +232,7 @@ def _error_consistency_compute(table: Tensor) -> dict[str, Tensor]:
 
 
 def error_consistency(
-    preds_a: Tensor, preds_b: Tensor, target: Tensor, num_classes: int | None = None
+    preds_a: Tensor, preds_b: Tensor, target: Tensor, num_classes: int | None = None, abstain: bool = False
 ) -> dict[str, Tensor]:
     r"""Error consistency of two classifiers (Geirhos, Meding & Wichmann, NeurIPS 2020).
 
@@ -232,6 +254,9 @@ def error_consistency(
         target: ``[N]`` integer true labels.
         num_classes: optional number of classes; when given, labels are range-checked and scores must have ``C``
             columns.
+        abstain: predictions may abstain (e.g. a human ``na`` answer in model-vs-human data): label
+            ``num_classes`` or a last score column ``C + 1``; an abstention is counted as an error (as the RD
+            metric's ``abstain`` does). Needs ``num_classes``.
 
     Returns:
         dict of float64 scalars ``observed``, ``expected`` and ``kappa``.
@@ -244,7 +269,7 @@ def error_consistency(
         >>> {k: round(float(v), 4) for k, v in error_consistency(a, b, target).items()}
         {'observed': 0.75, 'expected': 0.625, 'kappa': 0.3333}
     """
-    return _error_consistency_compute(_error_consistency_update(preds_a, preds_b, target, num_classes))
+    return _error_consistency_compute(_error_consistency_update(preds_a, preds_b, target, num_classes, abstain))
 
 
 __all__ = ["error_consistency", "prediction_agreement"]

@@ -76,7 +76,7 @@ def _features(x: object, name: str, dim: int | None = None, check_finite: bool =
         raise TypeError(f"`{name}` must be a floating-point tensor of features, got dtype {x.dtype}")
     if x.ndim < 2:
         raise ValueError(f"`{name}` must be [N, d] features (or [N, ...], flattened), got shape {tuple(x.shape)}")
-    x = x.reshape(x.shape[0], -1)
+    x = x.flatten(1)  # not reshape(n, -1): an empty batch [0, ...] keeps its feature width
     if x.shape[1] == 0:
         raise ValueError(f"`{name}` has zero feature dimensions")
     if dim is not None and x.shape[1] != dim:
@@ -132,12 +132,36 @@ def _state_size(da: int, db: int) -> int:
 
 
 def _cka_empty_state(da: int, db: int, device: torch.device | str | None = None) -> Tensor:
-    """A zero packed CKA state for ``da`` and ``db`` features (float64 1-D tensor)."""
-    da = _check_positive_int(da, "num_features_a")
-    db = _check_positive_int(db, "num_features_b")
+    """A zero packed CKA state for ``da`` and ``db`` features (float64 1-D tensor).
+
+    ``da = db = 0`` is the state of a metric whose feature sizes are not known yet (learnt at the first non-empty
+    update, see :func:`_linear_cka_update`).
+    """
+    if (da, db) != (0, 0):
+        da = _check_positive_int(da, "num_features_a")
+        db = _check_positive_int(db, "num_features_b")
     state = torch.zeros(_state_size(da, db), dtype=torch.float64, device=device)
     state[0], state[1] = da, db
     return state
+
+
+def _cka_dims(state: Tensor) -> tuple[int, int]:
+    """``(d_a, d_b)`` of a packed state; ``(0, 0)`` while the sizes are unknown."""
+    return int(state[0]), int(state[1])
+
+
+def _cka_expand(state: Tensor, da: int, db: int) -> Tensor:
+    """``state`` with feature sizes ``(da, db)``: an unknown-size state becomes an empty one of that size."""
+    dims = _cka_dims(state)
+    if dims == (da, db):
+        return state
+    if dims == (0, 0):
+        return _cka_empty_state(da, db, state.device)
+    if (da, db) == (0, 0):
+        return state
+    raise ValueError(
+        f"linear CKA states with different feature dimensions cannot be merged: (d_a, d_b) = {dims} and {(da, db)}"
+    )
 
 
 def _unpack(state: Tensor) -> dict[str, Tensor]:
@@ -156,17 +180,26 @@ def _unpack(state: Tensor) -> dict[str, Tensor]:
 def _linear_cka_update(state: Tensor, x: Tensor, y: Tensor) -> Tensor:
     """Accumulate one batch of paired features into a packed state (in place; also returned).
 
+    A state of unknown feature sizes (``(0, 0)``) is replaced by a new one sized by the first non-empty batch (the
+    returned tensor is then not ``state``). An empty batch is a no-op (its widths are still checked).
+
     Work runs in the input precision (float64 if both inputs are float64, float32 otherwise) and is accumulated in
     float64. The batch is first shifted by the state's shift (the first batch's mean, rounded to float32 so that the
     subtraction is exact in either precision); the moments are then three GEMMs plus two ``[3, B] x [B, d]``
     products for the sums and the unbiased extras. Finiteness is checked on the squared row norms (one host
     synchronisation) before anything is written, so a bad batch leaves the state untouched.
     """
-    da, db = int(state[0]), int(state[1])
-    a, b = _pair(x, y, da, db, check_finite=False)
-    st = _unpack(state)
+    da, db = _cka_dims(state)
+    if (da, db) == (0, 0):  # feature sizes not known yet: the first non-empty batch sets them
+        a, b = _pair(x, y, check_finite=False)
+        if a.shape[0] == 0:
+            return state
+        state = _cka_empty_state(a.shape[1], b.shape[1], state.device)
+    else:
+        a, b = _pair(x, y, da, db, check_finite=False)
     if a.shape[0] == 0:
         return state
+    st = _unpack(state)
     work = torch.float64 if a.dtype == torch.float64 and b.dtype == torch.float64 else torch.float32
     a, b = a.to(state.device, work), b.to(state.device, work)
     if float(st["n"]) == 0:

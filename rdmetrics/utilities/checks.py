@@ -8,18 +8,30 @@ import torch
 from torch import Tensor
 
 
+def _check_not_meta(x: Tensor, name: str) -> None:
+    """Raise ``ValueError`` for a ``meta``-device tensor (a shape without data: nothing can be measured on it)."""
+    if x.is_meta:
+        raise ValueError(
+            f"`{name}` is a meta tensor (shape {tuple(x.shape)}, no data): metrics need real values; materialise it"
+            " on a real device first (e.g. run the model after `module.to_empty(device=...)` and loading weights)"
+        )
+
+
 def _check_tensor(x: object, name: str) -> Tensor:
+    """``x`` must be a ``torch.Tensor`` holding data (not on the ``meta`` device)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"`{name}` must be a torch.Tensor, got {type(x).__name__}")
+    _check_not_meta(x, name)
     return x
 
 
 def _check_finite(x: Tensor, name: str) -> None:
-    """Raise ``ValueError`` if a floating tensor holds NaN or inf.
+    """Raise ``ValueError`` if a floating tensor holds NaN or inf (or is a meta tensor, which holds nothing).
 
     Fast path: a finite sum proves every entry finite (NaN and inf propagate through a sum); only when the sum is
     not finite (bad input, or a mere overflow of the sum) are the entries checked one by one.
     """
+    _check_not_meta(x, name)
     if x.is_floating_point() or x.is_complex():
         if x.is_floating_point() and (x.numel() == 0 or math.isfinite(float(x.sum()))):
             return
@@ -79,6 +91,7 @@ def _format_predictions(preds: Tensor, num_classes: int, name: str = "preds") ->
 __all__ = [
     "_check_finite",
     "_check_labels",
+    "_check_not_meta",
     "_check_positive_int",
     "_check_same_num_samples",
     "_check_tensor",

@@ -8,11 +8,13 @@ from harness import MetricCase
 from torch import Tensor
 from torchmetrics import Metric
 
+from rdmetrics.utilities.checks import _check_finite, _check_tensor
 from rdmetrics.utilities.data import _cat_rows, _flatten_rows
+from rdmetrics.utilities.forward import BatchValueForwardMixin
 
 
-class SumAndSpread(Metric):
-    """Total of ``x`` (sum state) and the std of all rows' norms (2-D cat state)."""
+class SumAndSpread(BatchValueForwardMixin, Metric):
+    """Total of ``x`` (sum state) and the std of all rows' norms (2-D cat state); the model of a conforming metric."""
 
     full_state_update = False
     is_differentiable = False
@@ -25,6 +27,7 @@ class SumAndSpread(Metric):
         self.set_dtype(torch.float64)
 
     def update(self, x: Tensor) -> None:
+        _check_finite(_check_tensor(x, "x"), "x")
         self.total += x.double().sum()
         self.rows.append(_flatten_rows(x, self.dtype))
 
