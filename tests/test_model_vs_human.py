@@ -257,3 +257,172 @@ def test_missing_folder(tmp_path):
     assert str(tmp_path / "absent") in str(err.value)
     with pytest.raises(ValueError, match="no experiment"):
         load_model_vs_human(tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- issue-11 quirks
+
+
+def _edge_files(root: Path, model_names: list[str] | None = None) -> Path:
+    """edge-like dataset: humans write condition 0 and prefixed names, the model NaN and bare stimulus names."""
+    d = root / "edge"
+    _write(
+        d,
+        "edge_subject-01_session_1.csv",
+        HEADER_H
+        + "subject-01,1,1,0.5,cat,cat,0,0001_edg_s01_0_cat_00_cat1.png\n"
+        + "subject-01,1,2,0.5,na,dog,0,0002_edg_s01_0_dog_00_dog3.png\n",
+    )
+    names = model_names or ["dog3.png", "cat1.png"]
+    _write(
+        d,
+        "edge_resnet50_session-1.csv",
+        HEADER_M + f"resnet50,1,1,NaN,cat,dog,NaN,{names[0]}\n" + f"resnet50,1,2,NaN,cat,cat,NaN,{names[1]}\n",
+    )
+    return d
+
+
+def test_single_condition_nan_and_bare_names(tmp_path):
+    _edge_files(tmp_path)
+    exp = load_model_vs_human(tmp_path)["edge"]
+    assert exp.conditions == ("0",) and not exp.monotone
+    assert exp.trials.image_keys == ("cat1.png", "dog3.png")
+    t, ra, rb, _ = exp.trials.paired("subject-01", "resnet50")
+    cat, dog = CATEGORIES.index("cat"), CATEGORIES.index("dog")
+    assert t.tolist() == [cat, dog] and ra.tolist() == [cat, RESPONSES.index("na")] and rb.tolist() == [cat, cat]
+    # the toolbox's label 'NaN' (models) and '0' (humans) both name the one condition
+    assert exp.condition_index("NaN") == exp.condition_index("0") == exp.condition_index("0.0") == 0
+
+
+def test_zero_overlap_is_an_error(tmp_path):
+    _edge_files(tmp_path, model_names=["0001_edg_dnn_0_dog_00_dog3.png", "0002_edg_dnn_0_cat_00_cat1.png"])
+    # both prefixed: keys 0_dog_00_dog3.png vs 0_cat_00_cat1.png ... still align (same stimuli) -> fine
+    assert len(load_model_vs_human(tmp_path)["edge"].trials.image_keys) == 2
+    _edge_files(tmp_path, model_names=["dog9.png", "cat9.png"])
+    with pytest.raises(ValueError, match=r"dataset 'edge': observer\(s\) \[.*\] share no stimulus") as err:
+        load_model_vs_human(tmp_path)
+    assert "resnet50" in str(err.value) and "subject-01" in str(err.value)
+
+
+def test_condition_labels_by_value(tmp_path):
+    d = tmp_path / "high-pass"
+    _write(
+        d,
+        "high-pass_subject-01_session_1.csv",
+        HEADER_H
+        + "subject-01,1,1,0.5,cat,cat,3,0001_hp_s01_3_cat_10_n1_1.png\n"
+        + "subject-01,1,2,0.5,dog,dog,inf,0002_hp_s01_inf_dog_10_n2_2.png\n",
+    )
+    _write(d, "high-pass_net_session-1.csv", HEADER_M + "net,1,1,NaN,cat,cat,3.0,0001_hp_dnn_3_cat_10_n1_1.png\n")
+    exp = load_model_vs_human(tmp_path)["high-pass"]
+    assert exp.conditions == ("inf", "3")  # '3.0' (toolbox / model file) merged with '3'
+    assert exp.condition_index("3.0") == exp.condition_index("3") == 1
+    assert int(exp.confmat("humans", "3.0").sum()) == 1
+    # accuracy() is NaN where the observer saw nothing (the model never saw 'inf'), not 0
+    acc = exp.accuracy("net")
+    assert math.isnan(float(acc[0])) and float(acc[1]) == 1.0
+    with pytest.raises(ValueError, match="no condition '7'"):
+        exp.condition_index("7")
+
+
+@needs_data
+def test_toolbox_condition_labels_on_real_data(data):
+    # as the toolbox's experiments.py writes them
+    for name, label, data_label in [
+        ("high-pass", "3.0", "3"),
+        ("high-pass", "1.0", "1"),
+        ("false-colour", "True", "true"),
+        ("false-colour", "False", "false"),
+        ("uniform-noise", "0.6", "0.60"),
+        ("uniform-noise", "0.0", "0.00"),
+        ("cue-conflict", "NaN", "0"),
+    ]:
+        exp = data[name]
+        np.testing.assert_array_equal(exp.confmat("humans", label).numpy(), exp.confmat("humans", data_label).numpy())
+
+
+@needs_data
+def test_cue_conflict_shape_and_texture(data):
+    exp = data["cue-conflict"]
+    t = exp.trials
+    assert t.texture is not None and data["contrast"].trials.texture is None
+    # independent parse: stimulus '<shape><i>-<texture><j>.png' -> texture class
+    for f in sorted((MVH / "cue-conflict").glob("*.csv")):
+        with f.open(newline="") as fh:
+            for r in csv.DictReader(fh):
+                stim = r["imagename"].split("_")[-1]
+                i = t.image_keys.index(stim)
+                texture = "".join(c for c in stim.split(".")[0].split("-")[1] if not c.isdigit())
+                assert CATEGORIES[int(t.texture[i])] == texture
+                assert CATEGORIES[int(t.target[i])] == r["category"]  # category = shape class
+    same = int((t.texture == t.target).sum())
+    assert len(t.image_keys) == 1280 and 0 < same < 1280
+
+
+def test_cue_conflict_bad_texture_names_file(tmp_path):
+    p = _write(
+        tmp_path / "cue-conflict",
+        "cue-conflict_net_session-1.csv",
+        HEADER_M + "net,1,1,NaN,cat,cat,NaN,cat1-zebra2.png\n",
+    )
+    with pytest.raises(ValueError, match="no texture class") as err:
+        load_model_vs_human(tmp_path)
+    assert str(p) in str(err.value)
+
+
+def test_whole_upstream_raw_data_folder(tmp_path):
+    _edge_files(tmp_path)
+    _write(tmp_path / "performances", "resnet50.csv", "dataset,accuracy\nedge,0.5\n")
+    _write(tmp_path, "README.md", "raw data\n")
+    _write(tmp_path / "edge", "notes.txt", "x\n")
+    data = load_model_vs_human(tmp_path)
+    assert list(data) == ["edge"]
+    skipped = {p.name: why for p, why in data.skipped}
+    assert set(skipped) == {"performances", "README.md", "notes.txt"}
+    assert "no model-vs-human raw-data CSV" in skipped["performances"]
+    assert "resnet50.csv" in skipped["performances"]
+    with pytest.raises(ValueError, match=r"experiment\(s\) \['performances'\] not found.*performances"):
+        load_model_vs_human(tmp_path, experiments=["performances"])
+
+
+def test_on_error_skip(tmp_path):
+    _edge_files(tmp_path)
+    bad = _write(
+        tmp_path / "contrast", "contrast_m_session-1.csv", HEADER_M + "m,1,1,NaN,lion,cat,c100,0001_a_b_c_x.png\n"
+    )
+    with pytest.raises(ValueError, match="unknown object_response"):
+        load_model_vs_human(tmp_path)
+    data = load_model_vs_human(tmp_path, on_error="skip")
+    assert list(data) == ["edge"]
+    (_path, why), *_ = [s for s in data.skipped if s[0].name == "contrast"]
+    assert str(bad) in why and "unknown object_response" in why
+
+
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        ((HEADER_M + "m,1,1,NaN,cat,cat,c100,0001_a_b_c100_x.png\nm,1,2,NaN,cat,ca").encode(), "truncated"),
+        ((HEADER_M + "m,1,1,NaN,cat,cat,c100,0001_a_b_c100_\xe9.png\n").encode("latin-1"), "not UTF-8"),
+    ],
+)
+def test_truncated_or_non_utf8_names_file(tmp_path, payload, match):
+    d = tmp_path / "contrast"
+    d.mkdir()
+    p = d / "contrast_m_session-1.csv"
+    p.write_bytes(payload)
+    with pytest.raises(ValueError, match=match) as err:
+        load_model_vs_human(tmp_path, experiments=["contrast"])
+    assert str(p) in str(err.value)
+    assert "--" not in str(err.value)  # suggests no command-line option
+
+
+def test_default_dir_needs_arg_or_env(monkeypatch, tmp_path):
+    from rdmetrics.datasets import default_mvh_dir
+
+    monkeypatch.delenv("RDMETRICS_MVH_DIR", raising=False)
+    with pytest.raises(ValueError, match="RDMETRICS_MVH_DIR"):
+        default_mvh_dir()
+    with pytest.raises(ValueError, match="RDMETRICS_MVH_DIR"):
+        load_model_vs_human()
+    monkeypatch.setenv("RDMETRICS_MVH_DIR", str(tmp_path))
+    assert default_mvh_dir() == tmp_path
+    assert default_mvh_dir(tmp_path / "x") == tmp_path / "x"
