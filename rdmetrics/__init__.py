@@ -14,6 +14,8 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # rate-distortion signatures
     "RateDistortionSignature": "rdmetrics.rate_distortion",
+    "ConfusionAsymmetry": "rdmetrics.asymmetry",
+    "ShapeBias": "rdmetrics.shape_bias",
     # generative precision / recall / entropy
     "PrecisionRecallEntropy": "rdmetrics.generative",
     "evaluate_generator": "rdmetrics.generator_eval",

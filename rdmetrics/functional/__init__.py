@@ -14,8 +14,11 @@ _EXPORTS: dict[str, str] = {
     "blahut_arimoto": "rdmetrics.functional.rate_distortion",
     "hamming_rd_bound": "rdmetrics.functional.rate_distortion",
     "rd_signatures": "rdmetrics.functional.signatures",
-    "rate_distortion_signature": "rdmetrics.functional.signatures",
+    "rate_distortion_signature": "rdmetrics.functional.rate_distortion",
+    "rate_distortion_confmats": "rdmetrics.functional.rate_distortion",
     "bootstrap_confmat": "rdmetrics.functional.bootstrap",
+    "confusion_asymmetry": "rdmetrics.functional.asymmetry",
+    "shape_bias": "rdmetrics.functional.cue_conflict",
     # generative (kNN engine lives in rdmetrics.functional.knn)
     "precision_recall_entropy": "rdmetrics.functional.generative",
     "knn_within": "rdmetrics.functional.knn",
