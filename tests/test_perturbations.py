@@ -482,3 +482,137 @@ def test_numpy_and_tensor_severities_and_perturbation_objects():
     p = get_perturbation("contrast", grayscale=False)
     assert get_perturbation(p) is p and p.options == {"grayscale": False}
     assert "grayscale" in repr(p)
+
+
+# ------------------------------------------------------------------------- keyed noise (per-image seeds, Philox)
+
+M32 = 0xFFFFFFFF
+
+
+def philox_reference(ctr, key, rounds=10):
+    """Philox4x32-R written from the published algorithm (Salmon et al. 2011) with Python integers."""
+    ctr, (k0, k1) = list(ctr), key
+    for r in range(rounds):
+        if r:
+            k0, k1 = (k0 + 0x9E3779B9) & M32, (k1 + 0xBB67AE85) & M32
+        p0, p1 = 0xD2511F53 * ctr[0], 0xCD9E8D57 * ctr[2]
+        ctr = [(p1 >> 32) ^ ctr[1] ^ k0, p1 & M32, (p0 >> 32) ^ ctr[3] ^ k1, p0 & M32]
+    return ctr
+
+
+# Random123's known-answer vectors (kat_vectors): counter[4], key[2] -> output[4]
+PHILOX_KAT = [
+    ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+    ((M32, M32, M32, M32), (M32, M32), (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
+]
+
+
+@pytest.mark.parametrize("ctr, key, expected", PHILOX_KAT)
+def test_philox_known_answers(ctr, key, expected):
+    from rdmetrics.perturbations._random import philox4x32
+
+    assert tuple(philox_reference(ctr, key)) == expected
+    assert tuple(int(w) for w in philox4x32(ctr, key)) == expected
+
+
+def test_keyed_words_match_pure_python_reference():
+    from rdmetrics.perturbations._random import keyed_words
+
+    keys = torch.tensor([0, 1, -1, 2**63 - 1, -(2**63), 123456789012345])
+    words = keyed_words(keys, 11, draw=3)
+    for b, key in enumerate(keys.tolist()):
+        u = key & (2**64 - 1)
+        ref = [philox_reference((j // 4, 3, 0, 0), (u & M32, u >> 32))[j % 4] for j in range(11)]
+        assert words[b].tolist() == ref
+
+
+def test_keyed_uniforms_and_normals_pass_scipy_tests():
+    """Fixed keys, so the p-values are fixed numbers: uniformity and normality (KS), no correlation between
+    neighbouring values or between samples with neighbouring keys, uniform pairs (chi-square on a 16x16 grid)."""
+    from scipy import stats
+
+    from rdmetrics.perturbations._random import keyed_rand
+
+    keys = torch.arange(64) * 7919
+    u = keyed_rand(keys, (4096,)).double().numpy()
+    z = keyed_rand(keys, (4095,), normal=True).double().numpy()
+    assert u.min() >= 0 and u.max() < 1
+    assert stats.kstest(u.ravel(), "uniform").pvalue > 1e-3
+    assert stats.kstest(z.ravel(), "norm").pvalue > 1e-3
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    n = u.size
+    for a, b in ((u[:, :-1], u[:, 1:]), (u[:-1], u[1:]), (z[:, :-1], z[:, 1:]), (z[:-1], z[1:])):
+        assert abs(np.corrcoef(a.ravel(), b.ravel())[0, 1]) < 5 / math.sqrt(n)
+    pairs = u.reshape(-1, 2)
+    counts = np.histogram2d(pairs[:, 0], pairs[:, 1], bins=16, range=[[0, 1], [0, 1]])[0].ravel()
+    assert stats.chisquare(counts).pvalue > 1e-3
+    # the draw index gives fresh noise for a second draw with the same keys
+    assert not np.isclose(keyed_rand(keys[:2], (8,), draw=1).numpy(), u[:2, :8]).any()
+
+
+@pytest.mark.parametrize("name", STOCHASTIC)
+def test_seeds_make_noise_independent_of_batch_composition(name):
+    p = get_perturbation(name)
+    x = natural_images(6, 3, 16, 16)
+    seeds = torch.tensor([11, 12, 13, 14, 15, 16])
+    level = p.levels[3]
+    full = p(x, level, seeds=seeds)
+    perm = torch.tensor([4, 2, 0, 5, 1, 3])
+    torch.testing.assert_close(p(x[perm], level, seeds=seeds[perm]), full[perm], atol=0, rtol=0)
+    torch.testing.assert_close(p(x[3:4], level, seeds=seeds[3:4]), full[3:4], atol=0, rtol=0)
+    torch.testing.assert_close(p(x.double(), level, seeds=seeds).float(), full, atol=1e-5, rtol=0)
+    assert not torch.equal(p(x, level, seeds=seeds + 100), full)
+    assert p(x[:0], level, seeds=seeds[:0]).shape == (0, 3, 16, 16)
+
+
+def test_seeds_for_deterministic_families_and_bad_seeds():
+    x = natural_images(2, 3, 8, 8)
+    contrast = get_perturbation("contrast")
+    torch.testing.assert_close(contrast(x, 0.3, seeds=[1, 2]), contrast(x, 0.3))
+    noise = get_perturbation("uniform-noise")
+    with pytest.raises(ValueError, match="not both"):
+        noise(x, 0.2, generator=gen(), seeds=[1, 2])
+    with pytest.raises(ValueError, match=r"shape \[B\] = \[2\]"):
+        noise(x, 0.2, seeds=[1, 2, 3])
+    with pytest.raises(TypeError, match="integers"):
+        noise(x, 0.2, seeds=torch.tensor([1.0, 2.0]))
+
+
+def test_keyed_uniform_noise_follows_its_definition():
+    """uniform-noise with seeds: y - base is U(-w, w) (KS against scipy's uniform on [-w, w])."""
+    from scipy import stats
+
+    p = get_perturbation("uniform-noise")
+    x = torch.full((8, 1, 32, 32), 0.5)
+    w = 0.2
+    d = (p(x, w, seeds=torch.arange(8)).double() - 0.5).numpy().ravel()  # base = 0.5 at any contrast
+    assert np.abs(d).max() <= w + 1e-6
+    assert stats.kstest(d, "uniform", args=(-w, 2 * w)).pvalue > 1e-3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+def test_keyed_noise_on_cuda():
+    """Keyed uniform words are integer ops: bit-identical on CUDA; keyed normals agree to float32 rounding."""
+    from rdmetrics.perturbations._random import keyed_rand
+
+    keys = torch.arange(5) - 2
+    torch.testing.assert_close(
+        keyed_rand(keys.cuda(), (3, 33, 33)).cpu(), keyed_rand(keys, (3, 33, 33)), atol=0, rtol=0
+    )
+    torch.testing.assert_close(
+        keyed_rand(keys.cuda(), (3, 33, 33), normal=True).cpu(),
+        keyed_rand(keys, (3, 33, 33), normal=True),
+        atol=1e-5,
+        rtol=1e-5,
+    )
+    x = natural_images(5, 3, 32, 32)
+    for name in STOCHASTIC:
+        p = get_perturbation(name)
+        torch.testing.assert_close(
+            p(x.cuda(), p.levels[3], seeds=keys.cuda()).cpu(), p(x, p.levels[3], seeds=keys), atol=1e-4, rtol=0
+        )

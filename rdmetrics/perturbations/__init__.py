@@ -28,12 +28,21 @@ jpeg               100 25 18 15 10 7 (quality)                100               
 (the input itself for grayscale input); pass ``grayscale=False`` to :func:`get_perturbation` to perturb colour
 channels instead. Each family's docstring states its exact definition and options.
 
-Determinism: stochastic families (``uniform-noise``, ``gaussian-noise``, ``phase-scrambling``) draw their noise
-from ``generator`` (the device's default generator if ``None``), one draw per image in batch order. The noise of the
-k-th image therefore depends only on the generator's state and k: perturbing a batch in chunks, one call after the
-other with the same generator, gives exactly the result of one call on the whole batch, and the same seed gives the
-same result. Draws happen on the generator's device and are moved to the images' device, so a CPU generator gives
-identical noise for CPU and CUDA images.
+Determinism: stochastic families (``uniform-noise``, ``gaussian-noise``, ``phase-scrambling``) draw their noise in
+one of two ways; the others are deterministic.
+
+* ``perturbation(images, severity, generator=g)`` (``g`` a ``torch.Generator``; the device's default generator if
+  ``None``): one draw per image in batch order, so perturbing a batch in chunks, one call after the other with the
+  same generator, gives exactly the result of one call on the whole batch, and the same seed gives the same result.
+  Draws happen on the generator's device, so a CPU generator gives identical noise for CPU and CUDA images.
+* ``perturbation(images, severity, seeds=s)`` (``s`` integers ``[B]``, one key per image): image ``b`` gets the
+  noise of the counter-based generator Philox4x32-10 keyed by ``s[b]``, computed with vectorised tensor ops on the
+  images' device. An image's noise then depends only on its key, never on the other images in the batch, the batch
+  size or the process: :func:`rdmetrics.sweep.run_sweep` keys each image by (seed, family, level, global sample
+  index), which makes sweeps identical for any world size and batch size. Keyed uniform noise is bit-identical on
+  CPU and CUDA; keyed normals may differ in the last bit between devices (float32 ``log``/``cos``).
+
+A family registered with :func:`register_perturbation` supports both when it draws with :func:`per_sample_rand`.
 
 Example:
     >>> import torch
@@ -50,6 +59,7 @@ Example:
 
 # Importing the family modules registers them (order = registration order).
 from rdmetrics.perturbations import compression, frequency, geometric, noise, photometric
+from rdmetrics.perturbations._random import per_sample_rand
 from rdmetrics.perturbations._registry import Perturbation, get_perturbation, list_perturbations, register_perturbation
 
 __all__ = [
@@ -60,6 +70,7 @@ __all__ = [
     "get_perturbation",
     "list_perturbations",
     "noise",
+    "per_sample_rand",
     "photometric",
     "register_perturbation",
 ]

@@ -8,12 +8,13 @@ import difflib
 import fnmatch
 import inspect
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from rdmetrics.perturbations._random import SampleSeeds, _as_seed_tensor
 from rdmetrics.utilities.checks import _check_tensor
 
 #: Tolerance on the [0, 1] input range (values in [-1e-6, 1 + 1e-6] are accepted and clamped).
@@ -91,12 +92,29 @@ class Perturbation:
     discrete: bool = False
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    def __call__(self, images: Tensor, severity: Any, generator: torch.Generator | None = None) -> Tensor:
-        """Perturb ``images`` at ``severity``; see the family's docstring (``help(perturbation.fn)``)."""
+    def __call__(
+        self,
+        images: Tensor,
+        severity: Any,
+        generator: torch.Generator | None = None,
+        *,
+        seeds: Tensor | Sequence[int] | None = None,
+    ) -> Tensor:
+        """Perturb ``images`` at ``severity``; see the family's docstring (``help(perturbation.fn)``).
+
+        Stochastic families draw their noise from ``generator`` (one draw per image in batch order) or, with
+        ``seeds`` (integers ``[B]``, one key per image), from a counter-based generator keyed per image: then an
+        image's noise depends only on its key, whatever else is in the batch (see :mod:`rdmetrics.perturbations`).
+        Deterministic families ignore both.
+        """
         images = _check_images(images)
         if self.discrete and not any(_same_level(severity, lv) for lv in self.levels):
             raise ValueError(f"perturbation {self.name!r} has discrete levels {self.levels}; got severity {severity!r}")
-        if generator is not None and not isinstance(generator, torch.Generator):
+        if seeds is not None:
+            if generator is not None:
+                raise ValueError("pass either `generator` or per-image `seeds`, not both")
+            generator = SampleSeeds(_as_seed_tensor(seeds, images.shape[0]))  # type: ignore[assignment]
+        elif generator is not None and not isinstance(generator, (torch.Generator, SampleSeeds)):
             raise TypeError(f"`generator` must be a torch.Generator or None, got {type(generator).__name__}")
         work_dtype = torch.promote_types(images.dtype, torch.float32)
         out = self.fn(images.to(work_dtype), severity, generator=generator, **self.options)
@@ -130,6 +148,8 @@ def register_perturbation(
 
     ``fn`` receives validated images (float ``[B, C, H, W]`` in ``[0, 1]``, at least float32) and must return a
     batch on the same device; the registry clamps the result to ``[0, 1]`` and casts it back to the input dtype.
+    A stochastic ``fn`` must draw its noise with :func:`rdmetrics.perturbations.per_sample_rand` (``generator`` may
+    be a ``torch.Generator``, ``None`` or the per-image keys built from ``seeds=``), so that both noise sources work.
     Keyword-only parameters of ``fn`` become options settable via ``get_perturbation(name, **options)``.
 
     Args:
