@@ -60,6 +60,8 @@ class MetricCase:
         check_dtype: run the float32-vs-float64 check.
         forward_value: ``"batch"`` (default): ``forward`` returns the batch value where defined, else ``None``;
             ``"none"``: ``forward`` always returns ``None`` (the metric documents that it has no batch value).
+        ddp: run the (slow, process-spawning) DDP check; ``False`` only for a variant whose states and sync path
+            are those of another case that runs it.
     """
 
     id: str
@@ -73,6 +75,7 @@ class MetricCase:
     compare_keys: Sequence[str] | None = None
     check_dtype: bool = True
     forward_value: str = "batch"
+    ddp: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -189,3 +189,32 @@ def test_error_consistency_human_vs_model_csv(experiment: str, model: str) -> No
                 assert float(out[name]) == pytest.approx(float(value), abs=1e-12), (human_file.name, condition, name)
             checked += 1
     assert checked >= 8
+
+
+def test_abstain_label_counts_as_error() -> None:
+    """A human ``na`` answer (label ``num_classes``) was rejected by ``ErrorConsistency(num_classes=16)``; with
+    ``abstain=True`` it counts as an error, and as a response category of its own for agreement (hand-counted)."""
+    target = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7])
+    human = torch.tensor([0, 1, 16, 3, 16, 5, 9, 7])  # two abstentions (16) and one wrong answer
+    model = torch.tensor([0, 1, 2, 16, 16, 5, 6, 8])
+    with pytest.raises(ValueError, match="out of range"):
+        ErrorConsistency(num_classes=16).update(human, model, target)
+    with pytest.raises(ValueError, match="needs `num_classes`"):
+        ErrorConsistency(abstain=True)
+    metric = ErrorConsistency(num_classes=16, abstain=True)
+    metric.update(human, model, target)
+    # correct: human [1,1,0,1,0,1,0,1] (p=5/8), model [1,1,1,0,0,1,1,0] (p=5/8); same on items 0,1,4,5 -> 4/8
+    c_obs, c_exp = 4 / 8, (5 / 8) ** 2 + (3 / 8) ** 2
+    out = metric.compute()
+    assert float(out["observed"]) == pytest.approx(c_obs, abs=1e-15)
+    assert float(out["kappa"]) == pytest.approx((c_obs - c_exp) / (1 - c_exp), abs=1e-15)
+    torch.testing.assert_close(error_consistency(human, model, target, num_classes=16, abstain=True), out)
+    # scores with a 17th (abstain) column give the same table
+    scores = torch.nn.functional.one_hot(human, 17).double()
+    torch.testing.assert_close(error_consistency(scores, model, target, num_classes=16, abstain=True), out)
+    # agreement: both abstain on item 4 -> agree; kappa over 17 response categories as scikit-learn computes it
+    agree = prediction_agreement(human, model, 16, target, abstain=True)
+    assert float(agree["agreement"]) == pytest.approx(4 / 8, abs=1e-15)
+    assert float(agree["cohen_kappa"]) == pytest.approx(cohen_kappa_score(human.numpy(), model.numpy()), abs=1e-12)
+    e_h, e_m = 3 / 8, 3 / 8
+    assert float(agree["normalized_disagreement"]) == pytest.approx((4 / 8 - abs(e_h - e_m)) / (min(e_h + e_m, 1)))

@@ -34,6 +34,23 @@ def make_agreement_batches(seed: int, logits: bool, with_target: bool):
     return batches
 
 
+def make_abstain_batches(seed: int, logits: bool):
+    """As :func:`make_agreement_batches` with targets, but each model abstains (label ``C`` / score column ``C``) on
+    about 15% of the trials, like a human ``na`` answer."""
+    g = torch.Generator().manual_seed(seed)
+    batches = []
+    for n, (a, b, target), _ in (
+        (args[0].shape[0], args, kw) for args, kw in make_agreement_batches(seed, logits=False, with_target=True)
+    ):
+        a = torch.where(torch.rand(n, generator=g) < 0.15, C, a)
+        b = torch.where(torch.rand(n, generator=g) < 0.15, C, b)
+        if logits:
+            a = torch.randn(n, C + 1, generator=g, dtype=torch.float64) + 4 * torch.nn.functional.one_hot(a, C + 1)
+            b = torch.randn(n, C + 1, generator=g, dtype=torch.float64) + 4 * torch.nn.functional.one_hot(b, C + 1)
+        batches.append(((a, b, target), {}))
+    return batches
+
+
 def agreement_reference(batches):
     args, _ = cat_batches(batches)
     a, b = _labels(args[0]), _labels(args[1])
@@ -73,6 +90,24 @@ CASES = [
         agreement_reference,
         atol=1e-12,
         rtol=1e-12,
+    ),
+    MetricCase(
+        "agreement-abstain-labels",
+        functools.partial(PredictionAgreement, num_classes=C, abstain=True),
+        functools.partial(make_abstain_batches, logits=False),
+        agreement_reference,  # abstain label C: never equal to a target, a category of its own for kappa
+        atol=1e-12,
+        rtol=1e-12,
+        ddp=False,
+    ),
+    MetricCase(
+        "agreement-error-consistency-abstain-scores",
+        functools.partial(ErrorConsistency, num_classes=C, abstain=True),
+        functools.partial(make_abstain_batches, logits=True),
+        error_consistency_reference,
+        atol=1e-12,
+        rtol=1e-12,
+        ddp=False,
     ),
     MetricCase(
         "agreement-error-consistency",

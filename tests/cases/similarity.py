@@ -17,15 +17,20 @@ from rdmetrics.similarity import KNNJaccardSimilarity, LinearCKA
 DA, DB = 6, 4
 
 
-def make_feature_batches(seed: int, offset: float = 0.0, sizes=(11, 7, 16, 9)):
-    """Paired features: y is a noisy linear map of x (so CKA is strictly between 0 and 1), plus an offset."""
+def make_feature_batches(seed: int, offset: float = 0.0, sizes=(11, 7, 16, 9), as_maps: bool = False):
+    """Paired features: y is a noisy linear map of x (so CKA is strictly between 0 and 1), plus an offset.
+
+    ``as_maps``: x as ``[n, 2, 3]`` feature maps (flattened by the metric), y as ``[n, 4, 1]``."""
     g = torch.Generator().manual_seed(seed)
     w = torch.randn(DA, DB, generator=g, dtype=torch.float64)
     batches = []
     for n in sizes:
         x = torch.randn(n, DA, generator=g, dtype=torch.float64)
         y = x @ w + 1.5 * torch.randn(n, DB, generator=g, dtype=torch.float64)
-        batches.append(((x + offset, y - offset), {}))
+        if as_maps:
+            batches.append((((x + offset).reshape(n, 2, 3), (y - offset).reshape(n, DB, 1)), {}))
+        else:
+            batches.append(((x + offset, y - offset), {}))
     return batches
 
 
@@ -53,7 +58,7 @@ def gram_cka(x: np.ndarray, y: np.ndarray, debiased: bool) -> float:
 
 def cka_reference(batches, debiased: bool):
     (x, y), _ = cat_batches(batches)
-    return gram_cka(x.double().numpy(), y.double().numpy(), debiased)
+    return gram_cka(x.double().flatten(1).numpy(), y.double().flatten(1).numpy(), debiased)
 
 
 def brute_knn(x: np.ndarray, k: int, metric: str) -> np.ndarray:
@@ -93,6 +98,23 @@ CASES = [
         functools.partial(cka_reference, debiased=True),
         atol=1e-10,
         rtol=1e-10,
+    ),
+    MetricCase(  # feature sizes learnt from the first batch; the empty DDP rank learns them at sync
+        "similarity-cka-inferred-sizes",
+        LinearCKA,
+        make_feature_batches,
+        functools.partial(cka_reference, debiased=False),
+        atol=1e-10,
+        rtol=1e-10,
+    ),
+    MetricCase(
+        "similarity-cka-inferred-sizes-debiased-images",
+        functools.partial(LinearCKA, debiased=True),
+        functools.partial(make_feature_batches, as_maps=True),
+        functools.partial(cka_reference, debiased=True),
+        atol=1e-10,
+        rtol=1e-10,
+        ddp=False,
     ),
     MetricCase(
         "similarity-knn-jaccard-cosine-centered",
