@@ -2,6 +2,7 @@
 
 * :func:`load_model_vs_human`: the model-vs-human raw data (all 17 datasets) as confusion matrices and aligned trials;
 * :func:`mvh_benchmark` / :func:`write_benchmark`: the toolbox's benchmark tables, reproduced exactly;
+* :func:`shape_bias` / :func:`write_shape_bias`: shape bias of every observer on cue-conflict;
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from rdmetrics.datasets.benchmark import (
     mvh_benchmark,
     write_benchmark,
 )
+from rdmetrics.datasets.cue_conflict import ShapeBiasResult, shape_bias, write_shape_bias
 from rdmetrics.datasets.model_vs_human import (
     CATEGORIES,
     HUMANS,
@@ -40,10 +42,13 @@ __all__ = [
     "BenchmarkResult",
     "ExperimentData",
     "ModelVsHuman",
+    "ShapeBiasResult",
     "TrialTable",
     "default_mvh_dir",
     "format_leaderboards",
     "load_model_vs_human",
     "mvh_benchmark",
+    "shape_bias",
     "write_benchmark",
+    "write_shape_bias",
 ]
