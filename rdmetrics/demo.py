@@ -8,15 +8,19 @@
    signatures get bootstrap confidence intervals.
 4. A generative check: :class:`rdmetrics.PrecisionRecallEntropy` on the CNN's penultimate features compares held-out
    real digits with four "generators" built from them (faithful, mode dropping, low fidelity, mode collapse).
-5. A table is printed; ``report.json``, ``rd_frontiers.png`` and ``generative.png`` are written to ``--out``.
+5. A table is printed; ``report.json``, ``rd_frontiers.png``, ``generative.png`` and the Lightning CSV logs
+   (``logs/``) are written to ``--out``. The whole run is staged in a folder next to ``--out`` and moved into place
+   only when complete (:class:`rdmetrics.cli._output.StagedDir`), so an error or Ctrl-C leaves nothing behind.
+
+The command-line options live in :mod:`rdmetrics.cli.demo`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +29,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rdmetrics.cli._format import fmt_ci
+from rdmetrics.cli._output import StagedDir
 from rdmetrics.utilities.data import _to_jsonable
 
 #: families swept by the demo, with levels suited to 32×32 digits (ordered by increasing severity)
@@ -146,15 +152,6 @@ def _generative_sets(
     return real, fakes
 
 
-def _fmt(value: float, lo: float | None = None, hi: float | None = None, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "nan"
-    text = f"{value:.{digits}f}"
-    if lo is not None and hi is not None and not (math.isnan(lo) or math.isnan(hi)):
-        text += f" [{lo:.{digits}f}, {hi:.{digits}f}]"
-    return text
-
-
 def run_demo(
     out: str | os.PathLike = "rdmetrics-demo",
     quick: bool = False,
@@ -163,8 +160,33 @@ def run_demo(
     seed: int = 0,
     plots: bool = True,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Run the demo and return the report (also written to ``<out>/report.json``)."""
+    """Run the demo and return the report (also written to ``<out>/report.json``).
+
+    ``out`` must be absent or an empty folder (checked before any work); with ``overwrite=True`` an existing
+    folder is replaced as a whole when the run completes. Nothing is written to ``out`` before that.
+    """
+    started = time.perf_counter()
+    stage = StagedDir(out, overwrite=overwrite)  # refuses an unsafe or non-empty target before any work
+    with stage:
+        report = _run(stage.dir, stage.target, quick, epochs, n_bootstrap, seed, plots, progress, started)
+    _print_report(report, stage.target)
+    return report
+
+
+def _run(
+    out_dir: Path,
+    final_dir: Path,
+    quick: bool,
+    epochs: int | None,
+    n_bootstrap: int | None,
+    seed: int,
+    plots: bool,
+    progress: bool,
+    started: float,
+) -> dict[str, Any]:
+    """The demo itself, writing into the staging folder ``out_dir`` (the report names files in ``final_dir``)."""
     import lightning.pytorch as pl
     from lightning.pytorch.loggers import CSVLogger
     from torch.utils.data import DataLoader, TensorDataset
@@ -173,9 +195,6 @@ def run_demo(
     from rdmetrics.integrations.lightning import PerturbationSweep
     from rdmetrics.sweep import run_sweep
 
-    started = time.perf_counter()
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
     epochs = epochs if epochs is not None else (2 if quick else 8)
     n_bootstrap = n_bootstrap if n_bootstrap is not None else (50 if quick else 500)
     families = {k: v for k, v in DEMO_FAMILIES.items() if not quick or k in QUICK_FAMILIES}
@@ -246,16 +265,14 @@ def run_demo(
     for res in report["rate_distortion"].values():
         res.pop("confmat", None)
     if plots:
-        report["plots"] = _write_plots(out_dir, sweep, rd, generative)
+        report["plots"] = [str(final_dir / name) for name in _write_plots(out_dir, sweep, rd, generative)]
     report["seconds"] = time.perf_counter() - started
-    tmp = out_dir / "report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2))
-    tmp.replace(out_dir / "report.json")
-    _print_report(report, out_dir)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     return report
 
 
 def _write_plots(out_dir: Path, sweep: Any, rd: dict[str, Any], generative: dict[str, Any]) -> list[str]:
+    """Write ``rd_frontiers.png`` and ``generative.png`` to ``out_dir``; returns their file names."""
     from rdmetrics.utilities.imports import _MATPLOTLIB_AVAILABLE
 
     if not _MATPLOTLIB_AVAILABLE:
@@ -300,7 +317,7 @@ def _write_plots(out_dir: Path, sweep: Any, rd: dict[str, Any], generative: dict
     gen_png = out_dir / "generative.png"
     fig.savefig(gen_png, dpi=110)
     plt.close(fig)
-    return [str(frontier_png), str(gen_png)]
+    return [frontier_png.name, gen_png.name]
 
 
 def _print_report(report: dict[str, Any], out_dir: Path) -> None:
@@ -320,8 +337,8 @@ def _print_report(report: dict[str, Any], out_dir: Path) -> None:
         auc_ci = res.get("auc_ci", [None, None])
         print(
             f"{family:<18}{acc[0]:.3f} → {acc[-1]:.3f}    "
-            f"{_fmt(res['beta'], *beta_ci, digits=2):<26}{_fmt(res['kappa'], *kappa_ci, digits=2):<26}"
-            f"{_fmt(res['auc'], *auc_ci, digits=3):<24}"
+            f"{fmt_ci(res['beta'], *beta_ci, nd=2):<26}{fmt_ci(res['kappa'], *kappa_ci, nd=2):<26}"
+            f"{fmt_ci(res['auc'], *auc_ci, nd=3):<24}"
         )
     print()
     print("Generative check on CNN features (k=5; nats; PCE/RCE lower = better, RE higher = better):")
@@ -338,30 +355,11 @@ def _print_report(report: dict[str, Any], out_dir: Path) -> None:
     print(f"Done in {report['seconds']:.1f} s")
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="rdmetrics demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="rdmetrics-demo", help="output folder (default: ./rdmetrics-demo)")
-    parser.add_argument("--quick", action="store_true", help="2 epochs, 3 families, 50 bootstrap replicates")
-    parser.add_argument("--epochs", type=int, default=None, help="training epochs (default 8; quick: 2)")
-    parser.add_argument("--n-bootstrap", type=int, default=None, help="bootstrap replicates (default 500)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-    return parser
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    run_demo(
-        out=args.out,
-        quick=args.quick,
-        epochs=args.epochs,
-        n_bootstrap=args.n_bootstrap,
-        seed=args.seed,
-        plots=not args.no_plots,
-        progress=not args.no_progress,
-    )
-    return 0
+    """``python -m rdmetrics.demo [options]`` is ``rdmetrics demo [options]``."""
+    from rdmetrics.cli import main as cli_main
+
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -13,7 +13,6 @@ import math
 import os
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -142,7 +141,7 @@ def test_confusion_two_levels_gives_note(npy_files, capsys):
         ("fraction", "integer counts"),
         ("shape", "differ in shape"),
         ("nan", "NaN"),
-        ("conditions", "--conditions has"),
+        ("conditions", "--conditions has"),  # one stacked [L, C, K] file: checked once it is loaded
         ("empty", "empty"),
         ("corrupt", "cannot read"),
     ],
@@ -172,7 +171,8 @@ def test_confusion_errors(tmp_path, npy_files, capsys, setup, match):
         np.save(bad, np.full((4, 4), np.nan))
         args = [files[0], str(bad), files[1]]
     elif setup == "conditions":
-        args, extra = files, ["--conditions", "a", "b"]
+        np.save(bad, np.stack(mats))
+        args, extra = [str(bad)], ["--conditions", "a", "b"]
     elif setup == "empty":
         np.save(bad, np.zeros((0, 4)))
         args = [str(bad)]
@@ -278,8 +278,9 @@ def test_mvh_errors_leave_nothing(tmp_path, capsys):
     assert main(["mvh", str(tmp_path / "absent"), "--out", str(out)]) == 1
     assert "not found" in _err_line(capsys) and not out.exists()
     _write_tiny_mvh(tmp_path / "raw")
-    assert main(["mvh", str(tmp_path / "raw"), "--experiments", "rotation", "--out", str(out)]) == 1
-    assert "rotation" in _err_line(capsys) and not out.exists()
+    with pytest.raises(SystemExit) as exc:  # an unknown experiment is a usage error, found before any work
+        main(["mvh", str(tmp_path / "raw"), "--experiments", "rotation", "--out", str(out)])
+    assert exc.value.code == 2 and "rotation" in capsys.readouterr().err and not out.exists()
     bad = tmp_path / "raw" / "contrast" / "contrast_broken_session-1.csv"
     bad.write_text("a,b\n1,2\n")
     assert main(["mvh", str(tmp_path / "raw"), "--out", str(out)]) == 1
@@ -367,33 +368,35 @@ def test_generative_errors(tmp_path, capsys, make, match):
 # ----------------------------------------------------------------------------------------------------------- demo
 
 
-def test_demo_passthrough(monkeypatch, capsys):
+def test_demo_options(monkeypatch, tmp_path):
+    import rdmetrics.demo
+
     seen = {}
-    fake = types.ModuleType("rdmetrics.demo")
+    monkeypatch.setattr(rdmetrics.demo, "run_demo", lambda **kw: seen.update(kw))
+    out = tmp_path / "somewhere"
+    assert main(["demo", "--out", str(out), "--quick", "--n-bootstrap", "7", "--no-plots"]) == 0
+    assert seen == {
+        "out": str(out),
+        "quick": True,
+        "epochs": None,
+        "n_bootstrap": 7,
+        "seed": 0,
+        "plots": False,
+        "progress": True,
+        "overwrite": False,
+    }
 
-    def fake_main(argv):
-        seen["argv"] = argv
-        return 0
 
-    fake.main = fake_main
-    monkeypatch.setitem(sys.modules, "rdmetrics.demo", fake)
-    assert main(["demo", "--out", "somewhere", "--quick"]) == 0
-    assert seen["argv"] == ["--out", "somewhere", "--quick"]
+def test_demo_missing_dependency(monkeypatch, tmp_path, capsys):
+    import importlib.util
 
-
-def test_demo_missing_module(monkeypatch, capsys):
-    import importlib
-
-    real_import = importlib.import_module
-
-    def fake_import(name, *a, **k):
-        if name == "rdmetrics.demo":
-            raise ModuleNotFoundError("No module named 'rdmetrics.demo'", name="rdmetrics.demo")
-        return real_import(name, *a, **k)
-
-    monkeypatch.setattr(importlib, "import_module", fake_import)
-    assert main(["demo"]) == 1
-    assert "rdmetrics.demo is missing" in _err_line(capsys)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "lightning" else real_find_spec(name, *a)
+    )
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 1
+    assert "needs lightning" in _err_line(capsys) and not out.exists()
 
 
 def test_usage_and_module_entry(capsys):

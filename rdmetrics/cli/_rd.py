@@ -1,0 +1,189 @@
+"""What the rate-distortion commands (``mvh``, ``confusion``) share: options, signature call and table columns."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from torch import Tensor
+
+from rdmetrics.cli._common import finite_float, int_at_least, probability, probability_open
+from rdmetrics.cli._format import as_float, interval
+from rdmetrics.utilities.data import _to_jsonable
+
+METHODS = ("quadratic", "exponential", "pchip", "hull")
+CORRECTIONS = ("miller_madow", "none")
+AXES = ("distortion", "severity")
+#: signature outputs copied into the reports (and their intervals)
+REPORTED = ("beta", "kappa", "auc", "secant_slope", "excess_rate")
+
+
+def matched_distortion(distortions: Sequence[Sequence[float]]) -> float | None:
+    """Common reference distortion for systems compared "at matched accuracy".
+
+    ``D* = (max_s min_l D_{s,l} + min_s max_l D_{s,l}) / 2``: the midpoint of the intersection of the systems'
+    observed D ranges, so every frontier is read inside its own data. ``None`` when the ranges do not overlap.
+
+    Example:
+        >>> matched_distortion([[0.1, 0.5, 0.9], [0.3, 0.7]])
+        0.5
+        >>> matched_distortion([[0.0, 0.1], [0.3, 0.7]]) is None
+        True
+    """
+    lo = max(min(d) for d in distortions)
+    hi = min(max(d) for d in distortions)
+    return (lo + hi) / 2 if hi > lo else None
+
+
+def _at_or_matched(value: str) -> float | str:
+    if value == "matched":
+        return value
+    try:
+        return finite_float(value)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'matched', got {value!r}") from None
+
+
+def add_signature_options(p: argparse.ArgumentParser, *, n_bootstrap: int, allow_matched: bool = False) -> None:
+    """The RD signature options; ``allow_matched`` lets ``--at`` also take ``matched`` (several systems)."""
+    p.add_argument("--method", choices=METHODS, default=None, help="frontier fit (default: the library default)")
+    p.add_argument(
+        "--axis",
+        choices=AXES,
+        default=None,
+        help="x axis of the frontier: distortion D = 1 - accuracy (default) or the conditions' severity",
+    )
+    where = p.add_mutually_exclusive_group()
+    at_help = "reference point x* at which beta/kappa are read (a distortion in [0, 1] on the default axis)"
+    if allow_matched:
+        at_help += "; 'matched': one common D per experiment, inside every observer's range"
+    where.add_argument("--at", type=_at_or_matched if allow_matched else finite_float, default=None, help=at_help)
+    where.add_argument(
+        "--at-accuracy",
+        type=probability,
+        default=None,
+        metavar="A",
+        help="read beta/kappa where the frontier reaches accuracy A (matched-accuracy comparisons)",
+    )
+    p.add_argument("--correction", choices=CORRECTIONS, default="miller_madow", help="MI bias correction")
+    p.add_argument("--prior", choices=("uniform", "empirical"), default="uniform", help="class prior p(x)")
+    p.add_argument(
+        "--n-bootstrap", type=int_at_least(0), default=n_bootstrap, help="bootstrap resamples for the CIs (0: none)"
+    )
+    p.add_argument("--ci", type=probability_open, default=0.95, help="confidence level of the intervals, in (0, 1)")
+    p.add_argument("--seed", type=int_at_least(0), default=0, help="bootstrap seed")
+
+
+def signature_usage_error(args: argparse.Namespace) -> str | None:
+    """Combinations of the signature options that cannot work (reported as usage errors), or ``None``."""
+    severity = args.axis == "severity"
+    if args.at == "matched" and severity:
+        return "--at matched compares systems at a common distortion; it needs --axis distortion"
+    if isinstance(args.at, float) and not severity and not 0.0 <= args.at <= 1.0:
+        return f"--at {args.at:g}: a distortion must lie in [0, 1]"
+    return None
+
+
+def signature_kwargs(args: argparse.Namespace, at: float | None = None) -> dict[str, Any]:
+    """Keyword arguments for :func:`rdmetrics.functional.rate_distortion_signature` (options left at their
+    default are not passed, so the library's defaults apply)."""
+    kw: dict[str, Any] = {"prior": args.prior, "correction": args.correction}
+    if args.method is not None:
+        kw["method"] = args.method
+    if args.axis is not None:
+        kw["axis"] = args.axis
+    at = at if at is not None else (args.at if isinstance(args.at, float) else None)
+    if at is not None:
+        kw["at"] = at
+    if args.at_accuracy is not None:
+        kw["at_accuracy"] = args.at_accuracy
+    kw["n_bootstrap"] = args.n_bootstrap
+    kw["ci"] = args.ci
+    kw["seed"] = args.seed
+    return kw
+
+
+def levels_and_signature(
+    cm: Tensor,
+    conditions: Sequence[str],
+    args: argparse.Namespace,
+    at: float | None = None,
+    severity: Tensor | None = None,
+) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
+    """Per-level accuracy / D / plug-in and corrected rate, the RD signature (JSON-ready) and a note.
+
+    The note says why there is no signature (e.g. too few levels for the frontier method); ``severity`` is the
+    x of each condition on the severity axis (``--axis severity``).
+    """
+    from rdmetrics.functional import rate_distortion_points, rate_distortion_signature
+
+    d, plug = rate_distortion_points(cm, prior=args.prior, correction="none")
+    corr = (
+        plug
+        if args.correction == "none"
+        else rate_distortion_points(cm, prior=args.prior, correction=args.correction)[1]
+    )
+    levels: dict[str, list[Any]] = {
+        "condition": list(conditions),
+        "n_trials": cm.sum((1, 2)).tolist(),
+        "accuracy": (1.0 - d).tolist(),
+        "distortion": d.tolist(),
+        "rate_plugin": plug.tolist(),
+        "rate": corr.tolist(),
+    }
+    kw = signature_kwargs(args, at)
+    if severity is not None and args.axis == "severity":
+        kw["conditions"] = severity
+    note = ""
+    try:
+        sig = rate_distortion_signature(cm, **kw)
+    except ValueError as err:  # e.g. too few levels for the chosen frontier method
+        sig, note = {}, f"no signature: {' '.join(str(err).split())}"
+    keep = (*REPORTED, "at", "beta_se", *(f"{k}_ci" for k in REPORTED))
+    return levels, {k: _to_jsonable(v) for k, v in sig.items() if k in keep}, note
+
+
+def signature_columns(sig: dict[str, Any]) -> dict[str, float]:
+    """Flat table columns: beta, kappa, auc with ``_lo`` / ``_hi`` interval ends, secant slope, excess rate."""
+    out: dict[str, float] = {}
+    for key in ("beta", "kappa", "auc"):
+        out[key] = as_float(sig.get(key))
+        out[f"{key}_lo"], out[f"{key}_hi"] = interval(sig, key)
+    out["secant_slope"] = as_float(sig.get("secant_slope"))
+    out["excess_rate"] = as_float(sig.get("excess_rate"))
+    return out
+
+
+def numeric_or_none(names: Sequence[str]) -> list[float] | None:
+    """The condition names as numbers when every one is a finite number, else ``None``.
+
+    Example:
+        >>> numeric_or_none(["0.5", "1", "2e-1"]), numeric_or_none(["c100", "c50"])
+        ([0.5, 1.0, 0.2], None)
+    """
+    out = []
+    for n in names:
+        try:
+            v = float(n)
+        except ValueError:
+            return None
+        if not math.isfinite(v):
+            return None
+        out.append(v)
+    return out
+
+
+__all__ = [
+    "AXES",
+    "CORRECTIONS",
+    "METHODS",
+    "add_signature_options",
+    "levels_and_signature",
+    "matched_distortion",
+    "numeric_or_none",
+    "signature_columns",
+    "signature_kwargs",
+    "signature_usage_error",
+]
