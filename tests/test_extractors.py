@@ -185,3 +185,67 @@ def test_feature_share_with_fid(resnet):
         torch.testing.assert_close(out[key], ref[key])
     torch.testing.assert_close(out["fid"], fid.compute())
     assert not any("conv" in key for key in shared.state_dict())
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# package-level import, the PCE/RCE/RE paper's feature space, offline pretrained weights
+
+
+def test_timm_extractor_importable_from_package():
+    import rdmetrics
+    import rdmetrics.extractors as extractors
+
+    assert extractors.TimmFeatureExtractor is TimmFeatureExtractor
+    assert rdmetrics.TimmFeatureExtractor is TimmFeatureExtractor
+    assert "TimmFeatureExtractor" in dir(extractors)
+
+
+def test_dinov2_vitl14_registered_as_the_paper_encoder(monkeypatch):
+    """``dinov2_vitl14`` builds timm's ``vit_large_patch14_dinov2.lvd142m`` at 224 x 224 with its bicubic resize and
+    ImageNet mean/std, and returns the CLS embedding. ViT-L itself is built on the meta device (no memory, no
+    time); the forward path is checked on the same architecture shrunk to one narrow block."""
+    from rdmetrics.extractors import DINOV2_VITL14
+
+    assert DINOV2_VITL14 == "vit_large_patch14_dinov2.lvd142m" and "dinov2_vitl14" in list_extractors()
+    with torch.device("meta"):
+        full = timm.create_model(DINOV2_VITL14, pretrained=False, num_classes=0, img_size=224)
+    assert full.num_features == 1024 and full.global_pool == "token" and full.patch_embed.img_size == (224, 224)
+
+    calls = []
+    real_create = timm.create_model
+
+    def tiny_create(name, **kwargs):
+        calls.append((name, dict(kwargs)))
+        return real_create(name, **kwargs, depth=1, embed_dim=32, num_heads=2)
+
+    monkeypatch.setattr(timm, "create_model", tiny_create)
+    ext = get_extractor("dinov2_vitl14")
+    assert calls[0][0] == DINOV2_VITL14 and calls[0][1]["pretrained"] is False and calls[0][1]["img_size"] == 224
+    assert ext.input_size == (224, 224) and ext.interpolation == "bicubic"
+    torch.testing.assert_close(ext.mean.flatten(), torch.tensor([0.485, 0.456, 0.406]))
+    torch.testing.assert_close(ext.std.flatten(), torch.tensor([0.229, 0.224, 0.225]))
+    x = torch.rand(2, 3, 100, 120)
+    # independent pipeline: bicubic resize to 224, ImageNet normalisation, CLS token of the normed tokens
+    y = F.interpolate(x, size=(224, 224), mode="bicubic", align_corners=False, antialias=False)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    y = (y - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    with torch.no_grad():
+        cls = ext.backbone.forward_features(y)[:, 0]
+    torch.testing.assert_close(ext(x), cls, rtol=1e-5, atol=1e-5)
+
+
+def test_pretrained_offline_says_what_to_do(monkeypatch, tmp_path):
+    """Offline, ``pretrained=True`` used to end in a raw hub error; now it names the remedies, and the local-file
+    remedy it suggests works."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))  # nothing cached
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True, raising=False)
+    with pytest.raises(RuntimeError, match=r"(?s)HF_HUB_OFFLINE.*pretrained_cfg_overlay=dict\(file=") as info:
+        TimmFeatureExtractor("test_resnet", pretrained=True)
+    assert "test_resnet" in str(info.value) and isinstance(info.value.__cause__, OSError)
+    # the suggested local-file route: weights saved by a model of the same architecture load without any network
+    src = timm.create_model("test_resnet", pretrained=False)
+    path = tmp_path / "test_resnet.pth"
+    torch.save(src.state_dict(), path)
+    ext = TimmFeatureExtractor("test_resnet", pretrained=True, pretrained_cfg_overlay={"file": str(path)})
+    torch.testing.assert_close(ext.backbone.conv1[0].weight, src.conv1[0].weight)

@@ -1,6 +1,7 @@
 """Feature extractors for generative metrics, and a small registry to build them by name.
 
-* :class:`~rdmetrics.extractors.timm.TimmFeatureExtractor`: any timm model, frozen, with its own preprocessing;
+* :class:`~rdmetrics.extractors.timm.TimmFeatureExtractor` (also ``from rdmetrics.extractors import
+  TimmFeatureExtractor``; needs timm): any timm model, frozen, with its own preprocessing;
 * :class:`~rdmetrics.extractors.base.IdentityExtractor`: precomputed features;
 * :class:`~rdmetrics.extractors.base.ModuleExtractor`: any ``nn.Module``;
 * :func:`as_extractor`: ``None`` / name / module -> extractor.
@@ -10,6 +11,11 @@ Every extractor keeps its network outside the module tree (never in a ``state_di
 Registry: ``get_extractor("identity")``, ``get_extractor("timm", name="resnet50")`` or the shorthand
 ``get_extractor("timm/resnet50", pretrained=True)``; add your own with ``@register_extractor("my_net")`` on a
 factory (or class) taking keyword arguments.
+
+``get_extractor("dinov2_vitl14")`` is the feature space of the PCE/RCE/RE paper and of dgm-eval (Stein et al.
+2023): DINOv2 ViT-L/14 (timm ``vit_large_patch14_dinov2.lvd142m``), images resized to 224 x 224 (bicubic) and
+normalised with the ImageNet mean/std, the 1024-d CLS embedding. ``pretrained=False`` (default) builds it with
+random weights; ``pretrained=True`` needs the weights (see :class:`TimmFeatureExtractor` for offline use).
 
 Example:
     >>> from rdmetrics.extractors import get_extractor, list_extractors
@@ -22,11 +28,21 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from torch import nn
 
 from rdmetrics.extractors.base import FeatureExtractor, IdentityExtractor, ModuleExtractor, as_extractor
+from rdmetrics.utilities.lazy import lazy_exports
+
+if TYPE_CHECKING:  # resolved lazily at run time (timm is optional)
+    from rdmetrics.extractors.timm import TimmFeatureExtractor
+
+_EXPORTS: dict[str, str] = {"TimmFeatureExtractor": "rdmetrics.extractors.timm"}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+#: timm name of the DINOv2 ViT-L/14 backbone registered as ``"dinov2_vitl14"``
+DINOV2_VITL14 = "vit_large_patch14_dinov2.lvd142m"
 
 F = TypeVar("F", bound=Callable[..., nn.Module])
 
@@ -87,13 +103,25 @@ def _timm_factory(name: str, **kwargs: Any) -> FeatureExtractor:
     return TimmFeatureExtractor(name, **kwargs)
 
 
+@register_extractor("dinov2_vitl14")
+def _dinov2_vitl14_factory(**kwargs: Any) -> FeatureExtractor:
+    """DINOv2 ViT-L/14 CLS features at 224 x 224 (the PCE/RCE/RE paper's and dgm-eval's encoder set-up)."""
+    from rdmetrics.extractors.timm import TimmFeatureExtractor
+
+    kwargs.setdefault("input_size", 224)
+    kwargs.setdefault("img_size", 224)  # timm's default for these weights is 518; positions are resampled on load
+    return TimmFeatureExtractor(DINOV2_VITL14, **kwargs)
+
+
 register_extractor("identity")(IdentityExtractor)
 register_extractor("module")(ModuleExtractor)
 
 __all__ = [
+    "DINOV2_VITL14",
     "FeatureExtractor",
     "IdentityExtractor",
     "ModuleExtractor",
+    "TimmFeatureExtractor",
     "as_extractor",
     "get_extractor",
     "list_extractors",

@@ -15,6 +15,24 @@ from rdmetrics.utilities.imports import _TIMM_AVAILABLE
 _LAYERS = ("pre_logits", "features", "logits")
 
 
+def _offline_advice(name: str, err: BaseException) -> str:
+    import os
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "")
+    return (
+        f"could not load the pretrained weights of timm model {name!r} ({type(err).__name__}: {err}).\n"
+        "They come from the Hugging Face hub, which is unreachable here"
+        + (f" (HF_HUB_OFFLINE={offline})" if offline else "")
+        + ". Either\n"
+        f'  * download them once where there is network access: python -c "import timm;'
+        f" timm.create_model('{name}', pretrained=True)\" fills the cache (~/.cache/huggingface, or $HF_HOME);"
+        " copy it here and run with HF_HUB_OFFLINE=1; or\n"
+        f"  * load a local weights file: TimmFeatureExtractor('{name}', pretrained=True,"
+        " pretrained_cfg_overlay=dict(file='/path/to/model.safetensors')) (or checkpoint_path=... with"
+        " pretrained=False for a checkpoint of this exact architecture)."
+    )
+
+
 class TimmFeatureExtractor(FeatureExtractor):
     r"""Any timm model as a frozen feature extractor with the model's own preprocessing.
 
@@ -31,7 +49,10 @@ class TimmFeatureExtractor(FeatureExtractor):
     for e.g. ``mobilenetv3_small_100``: 576 vs 1024). ``feature_network = "feature"`` lets
     ``torchmetrics.wrappers.FeatureShare`` share it between ``PrecisionRecallEntropy`` and FID.
 
-    Nothing is downloaded unless ``pretrained=True`` (``checkpoint_path`` loads local weights).
+    Nothing is downloaded unless ``pretrained=True`` (``checkpoint_path`` loads local weights). Without network
+    access (or with ``HF_HUB_OFFLINE=1`` and an empty cache) ``pretrained=True`` raises a ``RuntimeError`` that says
+    how to get the weights: pre-download them into the Hugging Face cache, or point timm at a local file with
+    ``pretrained_cfg_overlay=dict(file="/path/to/weights.safetensors")``.
 
     Args:
         name: timm model name (``timm.list_models()``), e.g. ``"resnet50"``, ``"vit_base_patch14_dinov2"``.
@@ -78,7 +99,12 @@ class TimmFeatureExtractor(FeatureExtractor):
             timm_kwargs.setdefault("num_classes", 0)
         if checkpoint_path:
             timm_kwargs["checkpoint_path"] = str(checkpoint_path)
-        model = timm.create_model(name, pretrained=pretrained, **timm_kwargs)
+        try:
+            model = timm.create_model(name, pretrained=pretrained, **timm_kwargs)
+        except OSError as err:  # hub / connection / missing-cache errors (all OSError subclasses)
+            if not pretrained:
+                raise
+            raise RuntimeError(_offline_advice(name, err)) from err
         self.name = name
         self.layer = layer
         self.normalize_input = bool(normalize_input)
