@@ -7,7 +7,7 @@ PyTorch loop.
 
 from __future__ import annotations
 
-import contextlib
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,14 +18,19 @@ from torch import Tensor, nn
 
 from rdmetrics.extractors.base import FeatureExtractor, as_extractor
 from rdmetrics.utilities.checks import _check_positive_int
+from rdmetrics.utilities.loop import evaluation_loop
+
+_UNSET: Any = object()
 
 
-def _dist_info(rank: int | None, world_size: int | None) -> tuple[int, int]:
-    if rank is not None and world_size is not None:
-        return int(rank), int(world_size)
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+def _renamed(new_value: Any, old_value: Any, new: str, old: str, default: Any = None) -> Any:
+    """Accept a deprecated keyword ``old`` for ``new`` with a ``DeprecationWarning``; both given is an error."""
+    if old_value is _UNSET:
+        return new_value
+    if new_value is not default:
+        raise TypeError(f"pass `{new}` only (`{old}` is its deprecated name), not both")
+    warnings.warn(f"`{old}` is deprecated, use `{new}`", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def _share(n: int, rank: int, world_size: int) -> tuple[int, int]:
@@ -98,8 +103,8 @@ def _encode(extractor: FeatureExtractor, x: Any, device: torch.device | None, wh
 def evaluate_generator(
     sample_fn: Callable[[int], Tensor],
     real: Any,
-    extractor: nn.Module | str | None,
-    n: int,
+    feature_extractor: nn.Module | str | None = None,
+    num_samples: int | None = None,
     k: int = 5,
     batch_size: int = 256,
     seed: int = 0,
@@ -108,26 +113,30 @@ def evaluate_generator(
     metric: Any = None,
     prdc: bool = True,
     module: nn.Module | None = None,
-    autocast: Callable[[], Any] | None = None,
+    autocast: Any = None,
     rank: int | None = None,
     world_size: int | None = None,
+    extractor: Any = _UNSET,
+    n: Any = _UNSET,
 ) -> dict[str, Any]:
-    r"""Draw ``n`` samples with ``sample_fn``, encode them and the real set, and return PCE / RCE / RE (+ PRDC).
+    r"""Draw ``num_samples`` samples with ``sample_fn``, encode them and the real set, return PCE / RCE / RE (+ PRDC).
 
     The metric is :class:`rdmetrics.PrecisionRecallEntropy` (``pce`` :math:`=\hat H(G,R)-\hat H(R)`, ``rce``
     :math:`=\hat H(R,G)-\hat H(R)`, ``re`` :math:`=\hat H(G)-\hat H(R)` in nats; lower ``pce``/``rce`` and higher
     ``re`` are better; with ``prdc`` also ``precision, recall, density, coverage`` in :math:`[0, 1]`, density can
     exceed 1). Returned scalars are Python floats (per-sample arrays stay tensors).
 
-    Sampling runs under ``torch.no_grad()``, with ``module`` (if given) in eval mode (its train mode is restored
-    afterwards) and inside ``autocast()`` (e.g. Lightning's ``trainer.precision_plugin.forward_context``). The
-    global RNG is forked: this rank seeds it with ``seed + rank`` and the caller's RNG state is left untouched, so
-    repeated evaluations of different checkpoints see the same noise.
+    Sampling runs in :func:`rdmetrics.utilities.loop.evaluation_loop` (the loop helper :func:`rdmetrics.sweep.run_sweep`
+    shares): ``module`` (if given) in eval mode with its train mode restored afterwards, no autograd, inside the
+    ``autocast`` context (e.g. Lightning's ``trainer.precision_plugin.forward_context``). The global RNG is forked:
+    this rank seeds it with ``seed + rank`` and the caller's RNG state is left untouched, so repeated evaluations
+    of different checkpoints see the same noise.
 
     Distributed (``torch.distributed`` initialised, or ``rank``/``world_size`` given): each rank draws
-    ``n // world_size`` samples (the first ``n % world_size`` ranks one more) and encodes its share of the real set
-    (contiguous rows of a tensor, every ``world_size``-th batch of a loader); the metric gathers the features, so the
-    result equals one process given the same samples. Every rank must call this function.
+    ``num_samples // world_size`` samples (the first ``num_samples % world_size`` ranks one more) and encodes
+    its share of the real set (contiguous rows of a tensor, every ``world_size``-th batch of a loader); the metric
+    gathers the features, so the result equals one process given the same samples. Every rank must call this
+    function.
 
     Args:
         sample_fn: ``sample_fn(b) -> Tensor`` with ``b`` samples (images for an image extractor, or ``[b, d]``
@@ -137,9 +146,10 @@ def evaluate_generator(
             already holds the real features (a metric with ``reset_real_features=False`` from an earlier call:
             the real set is then encoded only once). 2-D real tensors given with an image extractor are taken as
             precomputed features.
-        extractor: ``None`` (inputs are features), a registry name (``"timm/resnet50"``) or an ``nn.Module``
-            (see :func:`rdmetrics.extractors.as_extractor`).
-        n: number of generated samples in total (over all ranks); must exceed ``k``.
+        feature_extractor: ``None`` (inputs are features), a registry name (``"timm/resnet50"``) or an
+            ``nn.Module`` (see :func:`rdmetrics.extractors.as_extractor`). Deprecated name: ``extractor``.
+        num_samples: number of generated samples in total (over all ranks); must exceed ``k``. Deprecated name:
+            ``n``.
         k: neighbour order of the kNN estimators.
         batch_size: samples drawn / encoded per step.
         seed: base seed (rank ``r`` uses ``seed + r``).
@@ -149,7 +159,8 @@ def evaluate_generator(
             ``prdc`` and ``reset_real_features=False``.
         prdc: also compute precision, recall, density and coverage (new metric only).
         module: the generator module to put in eval mode while sampling.
-        autocast: a zero-argument callable returning a context manager to sample and encode under.
+        autocast: ``None``, a bool, a ``torch.dtype`` or a zero-argument callable returning a context manager to
+            sample and encode under (see :func:`rdmetrics.utilities.loop.autocast_context`).
         rank: this process's rank (default: from ``torch.distributed``).
         world_size: number of processes (default: from ``torch.distributed``).
 
@@ -157,60 +168,56 @@ def evaluate_generator(
         ``metric.compute()`` with 0-d tensors turned into floats.
 
     Raises:
-        ValueError: ``n <= k``; ``real`` missing while the metric holds no real features; samples of the wrong
+        ValueError: ``num_samples <= k``; ``real`` missing while the metric holds no real features; samples of the wrong
             number, shape or width for the extractor / real features.
         TypeError: ``sample_fn`` not callable, or it returns something other than a tensor.
 
     Example:
         >>> import torch
         >>> real = torch.randn(500, 2, generator=torch.Generator().manual_seed(0))
-        >>> out = evaluate_generator(lambda b: 0.5 * torch.randn(b, 2), real, None, n=500, k=5)
+        >>> out = evaluate_generator(lambda b: 0.5 * torch.randn(b, 2), real, num_samples=500, k=5)
         >>> out["re"] < 0 < out["rce"]  # shrunk generator: less diverse, misses mass
         True
     """
     from rdmetrics.generative import PrecisionRecallEntropy
 
+    feature_extractor = _renamed(feature_extractor, extractor, "feature_extractor", "extractor")
+    num_samples = _renamed(num_samples, n, "num_samples", "n")
     if not callable(sample_fn):
         raise TypeError(f"`sample_fn` must be callable (n -> samples), got {type(sample_fn).__name__}")
-    n = _check_positive_int(n, "n")
+    if num_samples is None:
+        raise TypeError("`num_samples` (the number of generated samples) is required")
+    num_samples = _check_positive_int(num_samples, "num_samples")
     k = _check_positive_int(k, "k")
     batch_size = _check_positive_int(batch_size, "batch_size")
     if metric is not None:
         k = int(getattr(metric, "k", k))
-    if n <= k:
-        raise ValueError(f"`n` (number of generated samples) must exceed k={k}, got {n}")
-    rank, world_size = _dist_info(rank, world_size)
-    if device is None:
-        param = next(module.parameters(), None) if module is not None else None
-        device = param.device if param is not None else torch.device("cpu")
-    device = torch.device(device)
-    ext = as_extractor(extractor).to(device)
+    if num_samples <= k:
+        raise ValueError(f"`num_samples` (number of generated samples) must exceed k={k}, got {num_samples}")
+    if metric is None and real is None:
+        raise ValueError("`real` is None but no metric holding real features was given")
 
-    if metric is None:
-        if real is None:
-            raise ValueError("`real` is None but no metric holding real features was given")
-        metric = PrecisionRecallEntropy(k=k, prdc=prdc, reset_real_features=False)
-    metric = metric.to(device)
-    metric.reset()
-    ctx = autocast if autocast is not None else contextlib.nullcontext
-    was_training = module.training if module is not None else False
-    _, count = _share(n, rank, world_size)
-    devices = [device] if device.type == "cuda" else []
-    try:
-        if module is not None:
-            module.eval()
-        with torch.no_grad(), torch.random.fork_rng(devices=devices):
+    with evaluation_loop(module, device=device, autocast=autocast, rank=rank, world_size=world_size) as loop:
+        device = loop.device
+        ext = as_extractor(feature_extractor).to(device)
+        if metric is None:
+            metric = PrecisionRecallEntropy(k=k, prdc=prdc, reset_real_features=False)
+        metric = metric.to(device)
+        metric.reset()
+        _, count = _share(num_samples, loop.rank, loop.world_size)
+        devices = [device] if device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
             if real is not None:
-                with ctx():
-                    for batch in _iter_real(real, batch_size, rank, world_size):
+                with loop.forward_context():
+                    for batch in _iter_real(real, batch_size, loop.rank, loop.world_size):
                         metric.update(_encode(ext, batch, device, "real samples"), real=True)
-            elif len(metric.real_features) == 0 and world_size == 1:
+            elif len(metric.real_features) == 0 and loop.world_size == 1:
                 raise ValueError("`real` is None but the metric holds no real features: pass the real set")
-            torch.manual_seed(seed + rank)
+            torch.manual_seed(seed + loop.rank)
             done = 0
             while done < count:
                 b = min(batch_size, count - done)
-                with ctx():
+                with loop.forward_context():
                     x = sample_fn(b)
                     if not isinstance(x, Tensor):
                         raise TypeError(f"`sample_fn` must return a tensor, got {type(x).__name__}")
@@ -224,9 +231,6 @@ def evaluate_generator(
                         f"generated samples of shape {tuple(x.shape)} do not match the real set: {err}"
                     ) from err
                 done += b
-    finally:
-        if module is not None:
-            module.train(was_training)
     out = metric.compute()
     return {key: (float(v) if isinstance(v, Tensor) and v.ndim == 0 else v) for key, v in out.items()}
 

@@ -114,7 +114,7 @@ def test_evaluate_generator_rce_falls_with_coverage_and_matches_metric():
         torch.manual_seed(99)
         before = torch.rand(3)
         torch.manual_seed(99)
-        out = evaluate_generator(module.sample, real, None, n=320, k=5, batch_size=100, seed=7, module=module)
+        out = evaluate_generator(module.sample, real, None, num_samples=320, k=5, batch_size=100, seed=7, module=module)
         assert torch.equal(torch.rand(3), before)  # caller's RNG stream untouched
         # the same numbers as the metric fed the very samples that were drawn
         ref = _reference(real, torch.cat(module.drawn))
@@ -135,8 +135,8 @@ def test_real_encoded_once_with_cached_metric():
     real = real_set()
     counter = CountRows()
     metric = PrecisionRecallEntropy(k=5, reset_real_features=False)
-    first = evaluate_generator(lambda b: mixture_sample(b, 8), real, counter, n=100, metric=metric)
-    again = evaluate_generator(lambda b: mixture_sample(b, 8), None, counter, n=100, metric=metric)
+    first = evaluate_generator(lambda b: mixture_sample(b, 8), real, counter, num_samples=100, metric=metric)
+    again = evaluate_generator(lambda b: mixture_sample(b, 8), None, counter, num_samples=100, metric=metric)
     assert counter.rows == len(real) + 2 * 100
     assert first == again  # same seed, same model, cached real features
 
@@ -151,16 +151,16 @@ def test_real_set_forms_and_rank_shares(tmp_path):
     def draw(b: int) -> torch.Tensor:
         return mixture_sample(b, 4)
 
-    ref = evaluate_generator(draw, real, None, n=50, k=3)
+    ref = evaluate_generator(draw, real, None, num_samples=50, k=3)
     torch.save(real, tmp_path / "real.pt")
     np.save(tmp_path / "real.npy", real.numpy())
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(real), batch_size=16)
     for form in (loader, tmp_path / "real.pt", str(tmp_path / "real.npy"), real.numpy()):
-        out = evaluate_generator(draw, form, None, n=50, k=3)
+        out = evaluate_generator(draw, form, None, num_samples=50, k=3)
         assert out == pytest.approx(ref, rel=1e-12)
     (tmp_path / "real.csv").touch()
     with pytest.raises(ValueError, match="unsupported"):
-        evaluate_generator(draw, tmp_path / "real.csv", None, n=50, k=3)
+        evaluate_generator(draw, tmp_path / "real.csv", None, num_samples=50, k=3)
 
     # every row of the real set goes to exactly one rank, shares differ by at most one row / batch
     shares = [torch.cat(list(_iter_real(real, 7, r, 3))) for r in range(3)]
@@ -176,7 +176,7 @@ def test_real_set_forms_and_rank_shares(tmp_path):
             drawn.append(mixture_sample(b, 8))
             return drawn[-1]
 
-        evaluate_generator(record, real, None, n=50, k=3, batch_size=10, rank=rank, world_size=3, prdc=False)
+        evaluate_generator(record, real, None, num_samples=50, k=3, batch_size=10, rank=rank, world_size=3, prdc=False)
         counts.append(sum(len(x) for x in drawn))
     assert counts == [17, 17, 16]
 
@@ -184,15 +184,15 @@ def test_real_set_forms_and_rank_shares(tmp_path):
 def test_errors():
     real = real_set(per_mode=5)
     with pytest.raises(ValueError, match="exceed k"):
-        evaluate_generator(lambda b: mixture_sample(b, 8), real, None, n=5, k=5)
+        evaluate_generator(lambda b: mixture_sample(b, 8), real, None, num_samples=5, k=5)
     with pytest.raises(ValueError, match="expected 7 samples"):
-        evaluate_generator(lambda b: mixture_sample(3, 8), real, None, n=7, k=2, batch_size=7)
+        evaluate_generator(lambda b: mixture_sample(3, 8), real, None, num_samples=7, k=2, batch_size=7)
     with pytest.raises(TypeError, match="must return a tensor"):
-        evaluate_generator(lambda b: [0] * b, real, None, n=7, k=2)
+        evaluate_generator(lambda b: [0] * b, real, None, num_samples=7, k=2)
     with pytest.raises(ValueError, match="width 3"):  # 3-d samples vs 2-d real features
-        evaluate_generator(lambda b: torch.randn(b, 3), real, None, n=20, k=2)
+        evaluate_generator(lambda b: torch.randn(b, 3), real, None, num_samples=20, k=2)
     with pytest.raises(ValueError, match="real"):
-        evaluate_generator(lambda b: torch.randn(b, 2), None, None, n=20, k=2)
+        evaluate_generator(lambda b: torch.randn(b, 2), None, None, num_samples=20, k=2)
 
     timm = pytest.importorskip("timm")  # noqa: F841
     from rdmetrics.extractors.timm import TimmFeatureExtractor
@@ -200,16 +200,27 @@ def test_errors():
     ext = TimmFeatureExtractor("test_resnet", input_size=32)
     images = torch.rand(12, 3, 16, 16)
     with pytest.raises(ValueError, match="4-D"):
-        evaluate_generator(lambda b: torch.rand(b, 16, 16), images, ext, n=12, k=2)
+        evaluate_generator(lambda b: torch.rand(b, 16, 16), images, ext, num_samples=12, k=2)
     with pytest.raises(ValueError, match="3-channel"):
-        evaluate_generator(lambda b: torch.rand(b, 1, 16, 16), images, ext, n=12, k=2)
-    out = evaluate_generator(lambda b: torch.rand(b, 3, 16, 16), images, ext, n=12, k=2, prdc=False)
+        evaluate_generator(lambda b: torch.rand(b, 1, 16, 16), images, ext, num_samples=12, k=2)
+    out = evaluate_generator(lambda b: torch.rand(b, 3, 16, 16), images, ext, num_samples=12, k=2, prdc=False)
     assert math.isfinite(out["pce"])
 
     with pytest.raises(ValueError, match="num_samples"):
         GenerativeCheckpointEvaluator(real=real, num_samples=5, k=5)
     with pytest.raises(ValueError, match="mode"):
         GenerativeCheckpointEvaluator(real=real, num_samples=50, mode="best")
+    # everything is checked at construction, not at the first evaluation
+    with pytest.raises(ValueError, match=r"monitor='pcee'.*'pce'"):
+        GenerativeCheckpointEvaluator(real=real, num_samples=50, monitor="pcee")
+    with pytest.raises(ValueError, match="prdc=True"):
+        GenerativeCheckpointEvaluator(real=real, num_samples=50, monitor="precision", mode="max", prdc=False)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        GenerativeCheckpointEvaluator(real="missing.npy", num_samples=50)
+    with pytest.raises(TypeError, match="real"):
+        GenerativeCheckpointEvaluator(real=3, num_samples=50)
+    with pytest.raises(ValueError, match="filename"):
+        GenerativeCheckpointEvaluator(real=real, num_samples=50, filename="a/b")
 
     class NoSample(pl.LightningModule):
         pass
@@ -306,3 +317,50 @@ def test_ddp_spawn_equals_single_process(tmp_path):
     ref = _reference(real, torch.cat(drawn))
     for key in ("pce", "rce", "re", "precision", "recall", "density", "coverage"):
         assert row[key] == pytest.approx(ref[key], rel=1e-9, abs=1e-12)
+
+
+def test_one_vocabulary_and_deprecated_names():
+    """feature_extractor / num_samples / plot everywhere; extractor, feature, n, save_plots still work and warn."""
+    real = real_set(per_mode=5)
+    counter = CountRows()
+    ref = evaluate_generator(lambda b: mixture_sample(b, 8), real, feature_extractor=counter, num_samples=20, k=2)
+    with pytest.warns(DeprecationWarning, match="`n` is deprecated"):
+        old = evaluate_generator(lambda b: mixture_sample(b, 8), real, n=20, k=2)
+    assert old == pytest.approx(ref, rel=1e-12)
+    with pytest.warns(DeprecationWarning, match="`extractor` is deprecated"):
+        evaluate_generator(lambda b: mixture_sample(b, 8), real, extractor=counter, num_samples=20, k=2)
+    assert counter.rows == 2 * (len(real) + 20)
+    with pytest.raises(TypeError, match="not both"):
+        evaluate_generator(lambda b: mixture_sample(b, 8), real, num_samples=20, n=20)
+    with pytest.warns(DeprecationWarning) as record:
+        cb = GenerativeCheckpointEvaluator(real, n=50, save_plots=False, feature=counter)
+    assert {str(w.message).split("`")[1] for w in record} == {"n", "save_plots", "feature"}
+    assert cb.num_samples == 50 and cb.plot_history is False
+    before = counter.rows
+    cb.feature_extractor(torch.zeros(3, 2))
+    assert counter.rows == before + 3  # `feature=` reached feature_extractor
+
+
+def test_state_key_has_mode_and_load_state_dict_checks_settings():
+    real = real_set(per_mode=5)
+    a = GenerativeCheckpointEvaluator(real, num_samples=50, monitor="re", mode="max")
+    b = GenerativeCheckpointEvaluator(real, num_samples=50, monitor="re", mode="min")
+    assert a.state_key != b.state_key and "mode" in a.state_key
+    a.history = [
+        {"epoch": 0, "step": 3, "checkpoint": None, "re": -0.5},
+        {"epoch": 1, "step": 6, "checkpoint": "x", "re": 0.1},
+    ]
+    state = a.state_dict()
+    assert {k: state[k] for k in ("monitor", "mode", "k", "num_samples", "seed")} == {
+        "monitor": "re",
+        "mode": "max",
+        "k": 5,
+        "num_samples": 50,
+        "seed": 0,
+    }
+    fresh = GenerativeCheckpointEvaluator(real, num_samples=50, monitor="re", mode="max")
+    fresh.load_state_dict(state)
+    assert fresh.best_value == 0.1 and fresh.best_checkpoint == "x"
+    with pytest.warns(UserWarning, match="mode: saved 'max', now 'min'"):
+        b.load_state_dict(state)
+    assert b.mode == "min" and b.best_value == -0.5  # its own settings are kept
