@@ -270,7 +270,8 @@ def bootstrap_summary(
 
     Returns:
         dict of float64 tensors: ``value`` ``S``, ``ci`` ``[*S, 2]``, ``bias`` ``S`` (``mean(θ*) − θ̂``), ``raw`` ``S``
-        (``θ̂``; differs from ``value`` only for ``"bc"``), ``n_valid`` ``S`` (finite replicates used).
+        (``θ̂``; differs from ``value`` only for ``"bc"``), ``n_valid`` ``S`` (finite replicates used) and the bool
+        ``extended`` ``S`` (where the interval had to be extended to reach the value).
 
     Example:
         >>> import torch
@@ -316,10 +317,11 @@ def bootstrap_summary(
             value, lo, hi = value.clamp_min(b_lo), lo.clamp_min(b_lo), hi.clamp_min(b_lo)
         if b_hi is not None:
             value, lo, hi = value.clamp_max(b_hi), lo.clamp_max(b_hi), hi.clamp_max(b_hi)
+    extended = ok & ((lo > value) | (hi < value))
     lo = torch.minimum(lo, value)
     hi = torch.maximum(hi, value)
     interval = torch.stack([torch.where(ok, lo, nan), torch.where(ok, hi, nan)], dim=-1)
-    return {"value": value, "ci": interval, "bias": bias, "raw": theta, "n_valid": count}
+    return {"value": value, "ci": interval, "bias": bias, "raw": theta, "n_valid": count, "extended": extended}
 
 
 __all__ = [
