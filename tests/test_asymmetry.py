@@ -13,7 +13,7 @@ import torch
 from cases.asymmetry import ref_asymmetry, ref_batched
 
 from rdmetrics import ConfusionAsymmetry
-from rdmetrics.functional import bootstrap_confmat, confusion_asymmetry
+from rdmetrics.functional import bootstrap_confmat, confusion_asymmetry, simulate_asymmetric_channel
 
 KEYS = ("asymmetry", "top1_error_share", "effective_wrong_answers", "asymmetric_pairs", "asymmetry_null")
 
@@ -354,3 +354,87 @@ def test_metric_single_condition_and_errors() -> None:
         m = ConfusionAsymmetry(num_classes=3)
         m.update(torch.tensor([0, 1]), torch.tensor([0, 1]))
         m.compute()
+
+
+# ------------------------------------------------------------------------------- simulation of the follow-up's claim
+
+
+def _np_mi_bits(q: np.ndarray) -> float:
+    """I(X;Y) in bits of a row-stochastic channel under the uniform prior (numpy, float64)."""
+    p = np.full(q.shape[0], 1.0 / q.shape[0])
+    py = p @ q
+    mask = q > 0
+    return float((p[:, None] * q * np.log2(np.where(mask, q, 1.0) / np.where(py > 0, py, 1.0)[None, :]))[mask].sum())
+
+
+def _np_frontier(kind: str, strength: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Rates (numpy) on D = 0.1 … 0.85 and the quadratic frontier's β = −R'(0.5) and raw curvature R''."""
+    acc = np.linspace(0.9, 0.15, 8)
+    q = simulate_asymmetric_channel(16, torch.from_numpy(acc), kind, strength=strength).numpy()
+    rate = np.array([_np_mi_bits(m) for m in q])
+    d = 1 - acc
+    c2, c1, _ = np.polyfit(d, rate, 2)
+    return d, rate, -(2 * c2 * 0.5 + c1), 2 * c2
+
+
+def test_simulated_channels() -> None:
+    acc = torch.tensor([0.8, 0.4])
+    for kind in ("symmetric", "broad", "sparse"):
+        q = simulate_asymmetric_channel(16, acc, kind, strength=0.7)
+        assert q.shape == (2, 16, 16)
+        torch.testing.assert_close(q.sum(-1), torch.ones(2, 16, dtype=torch.float64))
+        torch.testing.assert_close(q.diagonal(dim1=-2, dim2=-1), acc[:, None].expand(2, 16).double())
+    sym = confusion_asymmetry(simulate_asymmetric_channel(16, 0.5, "symmetric"), null=False)
+    broad = confusion_asymmetry(simulate_asymmetric_channel(16, 0.5, "broad", strength=0.5), null=False)
+    sparse = confusion_asymmetry(simulate_asymmetric_channel(16, 0.5, "sparse", strength=0.5), null=False)
+    assert float(sym["asymmetry"]) == pytest.approx(0.0, abs=1e-15)
+    assert float(sym["effective_wrong_answers"]) == pytest.approx(15.0)
+    # matched asymmetry, opposite structure: broad spreads it over many pairs, sparse over a few
+    assert 0.4 < float(broad["asymmetry"]) < 0.5 and 0.4 < float(sparse["asymmetry"]) < 0.5
+    assert float(broad["asymmetric_pairs"]) > 5 * float(sparse["asymmetric_pairs"])
+    assert float(broad["top1_error_share"]) < 0.15 < 0.5 < float(sparse["top1_error_share"])
+    # broad tilt: class 0 sends (1 ± s) weights to 7 forward / 7 backward classes and 1 to the opposite one
+    e = 0.5 / 16 * np.array([1.5] * 7 + [1.0] + [0.5] * 7) / 15
+    assert float(broad["top1_error_share"]) == pytest.approx(16 * e.max() / 0.5, rel=1e-12)
+    with pytest.raises(ValueError, match="kind"):
+        simulate_asymmetric_channel(16, 0.5, "collapse")
+    with pytest.raises(ValueError, match="strength"):
+        simulate_asymmetric_channel(16, 0.5, "broad", strength=1.0)
+    with pytest.raises(ValueError, match="accuracy"):
+        simulate_asymmetric_channel(16, 1.5)
+    with pytest.raises(ValueError, match="num_attractors"):
+        simulate_asymmetric_channel(4, 0.5, "sparse", num_attractors=4)
+
+
+@pytest.mark.parametrize("strength", [0.5, 0.9])
+def test_asymmetry_shifts_the_rd_frontier(strength: float) -> None:
+    """Population channels at matched accuracy (D = 0.1 … 0.85), rates by numpy, quadratic frontier read at D* = 0.5.
+
+    The symmetric channel sits on the Hamming bound (closed form), the minimum rate at every D, so asymmetry of
+    either kind can only raise the rate. Broad-weak tilt keeps every column sum equal, so H(Y) = log2 C and
+    R = log2 C − h2(D) − D·H(w) with H(w) the entropy of one row's error distribution: the shift is exactly linear
+    in D (closed form checked below), β drops by log2(C−1) − H(w) and R'' is unchanged. Sparse-strong collapse
+    raises the rate more, lowers β and also lowers R'' (a flatter, less convex frontier). Measured result: both
+    kinds move R and β the same way; they differ in curvature (unchanged vs lower), not in the sign of the shift.
+    """
+    d, r_sym, b_sym, c_sym = _np_frontier("symmetric", 0.0)
+
+    def h2(x: np.ndarray) -> np.ndarray:
+        return -(x * np.log2(x) + (1 - x) * np.log2(1 - x))
+
+    np.testing.assert_allclose(r_sym, 4 - h2(d) - d * np.log2(15), atol=1e-12)  # Hamming bound
+    _, r_broad, b_broad, c_broad = _np_frontier("broad", strength)
+    w = np.array([1 + strength] * 7 + [1.0] + [1 - strength] * 7) / 15
+    h_w = float(-(w * np.log2(w)).sum())
+    np.testing.assert_allclose(r_broad, 4 - h2(d) - d * h_w, atol=1e-12)
+    assert b_broad == pytest.approx(b_sym - (np.log2(15) - h_w), rel=1e-9)
+    assert c_broad == pytest.approx(c_sym, rel=1e-9)
+    _, r_sparse, b_sparse, c_sparse = _np_frontier("sparse", strength)
+    assert (r_broad > r_sym + 0.01).all() and (r_sparse > r_broad + 0.01).all()
+    assert b_sparse < b_broad - 0.1 < b_sym - 0.2
+    assert c_sparse < c_sym - 1.0  # R'' 6.56 → 5.27 (strength 0.5) / 2.72 (0.9)
+    # the library's frontier fit on the same points gives the same β
+    from rdmetrics.functional import rd_signatures
+
+    lib = rd_signatures(torch.from_numpy(d), torch.from_numpy(r_sparse), at=0.5)
+    assert float(lib["beta"]) == pytest.approx(b_sparse, rel=1e-9)

@@ -18,6 +18,7 @@ _EXPORTS: dict[str, str] = {
     "rate_distortion_confmats": "rdmetrics.functional.rate_distortion",
     "bootstrap_confmat": "rdmetrics.functional.bootstrap",
     "confusion_asymmetry": "rdmetrics.functional.asymmetry",
+    "simulate_asymmetric_channel": "rdmetrics.functional.asymmetry",
     "shape_bias": "rdmetrics.functional.cue_conflict",
     # generative (kNN engine lives in rdmetrics.functional.knn)
     "precision_recall_entropy": "rdmetrics.functional.generative",

@@ -50,7 +50,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from rdmetrics.utilities.checks import _check_finite, _check_tensor
+from rdmetrics.utilities.checks import _check_finite, _check_positive_int, _check_tensor
 
 PriorType = Literal["uniform", "empirical"] | Tensor
 _KEYS = ("asymmetry", "top1_error_share", "effective_wrong_answers", "asymmetric_pairs")
@@ -321,4 +321,83 @@ def confusion_asymmetry(
     return out
 
 
-__all__ = ["confusion_asymmetry"]
+def simulate_asymmetric_channel(
+    num_classes: int,
+    accuracy: float | Tensor,
+    kind: Literal["symmetric", "broad", "sparse"] = "broad",
+    strength: float = 0.5,
+    num_attractors: int = 2,
+) -> Tensor:
+    r"""Population channels ``q(y|x)`` at a given per-class accuracy with broad-weak or sparse-strong asymmetry.
+
+    For simulations of the follow-up paper's claim that the two kinds of directional asymmetry shift the RD
+    frontier differently at matched accuracy. Every row has ``q(x|x) = accuracy`` (so ``D = 1 − accuracy`` under
+    any prior); the error mass ``1 − accuracy`` is spread over the wrong answers with weights ``w[x, y]``:
+
+    * ``"symmetric"``: uniform, ``w = 1`` (the Hamming-bound channel: its rate is ``R_H(D)``);
+    * ``"broad"`` (broad but weak, human-like): every wrong answer gets errors, tilted one way around the class
+      circle: ``w = 1 + strength · t[x, y]`` with ``t = +1`` when ``(y − x) mod C ∈ [1, C/2)``, ``−1`` when it
+      lies in ``(C/2, C)`` and 0 for the opposite class, so every pair carries a little asymmetry;
+    * ``"sparse"`` (sparse and strong, DNN-like collapse): a share ``strength`` of each class's errors goes to one
+      of ``num_attractors`` attractor classes (class ``x ≥ k`` to ``x mod k``, attractor ``a`` to ``(a + 1) mod k``;
+      with one attractor its own errors stay uniform), the rest uniformly to all wrong answers.
+
+    Args:
+        num_classes: ``C >= 3``.
+        accuracy: per-class accuracy in ``[0, 1]``; a float gives ``[C, C]``, a ``[L]`` tensor gives ``[L, C, C]``.
+        kind: ``"symmetric"``, ``"broad"`` or ``"sparse"``.
+        strength: tilt (``"broad"``, in ``[0, 1)``) or attractor share (``"sparse"``, in ``[0, 1]``).
+        num_attractors: number of attractor classes for ``"sparse"`` (``1 <= k < C``).
+
+    Returns:
+        float64 row-stochastic channel(s) ``q[..., x, y]`` (feed ``confmat``-style to the functionals: they
+        row-normalise; pass ``null=False`` to :func:`confusion_asymmetry`).
+
+    Example:
+        >>> from rdmetrics.functional import confusion_asymmetry, simulate_asymmetric_channel
+        >>> q = simulate_asymmetric_channel(16, 0.5, "sparse", strength=0.9)
+        >>> out = confusion_asymmetry(q, null=False)
+        >>> round(float(out["top1_error_share"]), 3), round(float(out["effective_wrong_answers"]), 1)
+        (0.907, 1.7)
+    """
+    _check_positive_int(num_classes, "num_classes", minimum=3)
+    if kind not in ("symmetric", "broad", "sparse"):
+        raise ValueError(f"`kind` must be 'symmetric', 'broad' or 'sparse', got {kind!r}")
+    acc = torch.as_tensor(accuracy, dtype=torch.float64)
+    _check_finite(acc, "accuracy")
+    if acc.ndim > 1 or bool(((acc < 0) | (acc > 1)).any()):
+        raise ValueError("`accuracy` must be a float or a [L] tensor of values in [0, 1]")
+    hi = 1.0 if kind == "sparse" else 1.0 - 1e-12
+    if not 0.0 <= float(strength) <= hi:
+        raise ValueError(
+            f"`strength` must lie in [0, 1{')' if kind != 'sparse' else ']'} for kind={kind!r}, got {strength}"
+        )
+    c = num_classes
+    idx = torch.arange(c)
+    if kind == "symmetric":
+        w = torch.ones(c, c, dtype=torch.float64)
+    elif kind == "broad":
+        d = (idx[None, :] - idx[:, None]) % c
+        t = torch.where((d >= 1) & (2 * d < c), 1.0, torch.where(2 * d > c, -1.0, 0.0)).to(torch.float64)
+        w = 1.0 + float(strength) * t
+    else:
+        _check_positive_int(num_attractors, "num_attractors")
+        if num_attractors >= c:
+            raise ValueError(f"`num_attractors` must be < num_classes ({c}), got {num_attractors}")
+        k = num_attractors
+        w = torch.full((c, c), (1.0 - float(strength)) / (c - 1), dtype=torch.float64)
+        for x in range(c):
+            if x >= k:
+                w[x, x % k] += float(strength)
+            elif k > 1:
+                w[x, (x + 1) % k] += float(strength)
+            else:
+                w[x] = 1.0 / (c - 1)
+    w.fill_diagonal_(0.0)
+    w = w / w.sum(-1, keepdim=True)
+    eye = torch.eye(c, dtype=torch.float64)
+    a = acc.reshape(*acc.shape, 1, 1)
+    return (1.0 - a) * w + a * eye
+
+
+__all__ = ["confusion_asymmetry", "simulate_asymmetric_channel"]
