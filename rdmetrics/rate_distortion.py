@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
 from torchmetrics import Metric
 
 from rdmetrics.functional.information import CorrectionType, PriorType
-from rdmetrics.functional.signatures import _METHODS, MethodType, rate_distortion_signature
-from rdmetrics.utilities.checks import (
-    _check_finite,
-    _check_positive_int,
-    _check_same_num_samples,
-    _check_tensor,
-    _format_predictions,
+from rdmetrics.functional.rate_distortion import (
+    DEFAULT_CI_METHOD,
+    DEFAULT_CORRECTION,
+    DEFAULT_N_NULL,
+    AxisType,
+    _condition_values,
+    _rate_distortion_signature_arg_validation,
+    _rate_distortion_signature_compute,
+    _rate_distortion_signature_update,
 )
+from rdmetrics.functional.signatures import MethodType
+from rdmetrics.utilities.checks import _check_positive_int
 
 
 class RateDistortionSignature(Metric):
@@ -38,15 +43,17 @@ class RateDistortionSignature(Metric):
 
     Args:
         num_classes: number of true classes ``C`` (>= 2).
-        conditions: number of conditions ``L`` (severities ``0..L-1``) or the list of ``L`` severity values; condition
-            index ``ℓ`` passed to ``update`` maps to ``conditions[ℓ]``. At least 3 conditions.
+        conditions: number of conditions ``L`` (severities ``0..L-1``) or the list of ``L`` condition labels /
+            severity values (numbers, ``inf`` or strings; see ``axis``); condition index ``ℓ`` passed to ``update``
+            maps to ``conditions[ℓ]``. At least 3 conditions.
         abstain: predictions have an extra last column / label ``C`` meaning "no answer" (counted as an error).
         prior: ``"uniform"`` (default), ``"empirical"`` or a ``[C]`` tensor of class weights.
-        correction: rate estimator for the frontier: ``"miller_madow"`` (default) or ``"none"`` (plug-in; both are
-            returned).
+        correction: rate estimator for the frontier (``"miller_madow"`` default, ``"none"`` = plug-in, also
+            returned as ``rate_plugin``, ``"jackknife"``, ``"panzeri_treves"``, ``"quadratic_extrapolation"``,
+            ``"shuffle"``; see :func:`~rdmetrics.functional.mutual_information`).
         method: frontier fit: ``"quadratic"``, ``"exponential"``, ``"pchip"`` or ``"hull"``.
-        at: reference point ``x*`` for β and κ (default: midpoint of the observed range).
-        use_severity_axis: use the severity values as ``x`` instead of the distortion ``D``.
+        at: reference point ``x*`` for β and κ, in x units (default: midpoint of the observed range).
+        use_severity_axis: deprecated alias of ``axis="severity"``.
         n_bootstrap: bootstrap replicates for confidence intervals (0 = none).
         ci: confidence level of the intervals.
         seed: bootstrap seed (the result is deterministic).
@@ -56,13 +63,29 @@ class RateDistortionSignature(Metric):
             no samples in a condition from its prior, with a warning) instead of raising; for monitoring during
             training (the PerturbationSweep callback uses it).
         validate_args: check inputs in ``update`` (NaN/inf, label ranges, shapes, condition range).
+        axis: ``"distortion"`` (x = D, default) or ``"severity"`` (x = the condition values when they are finite and
+            strictly monotone, else the rank scale ``0..L-1``, e.g. for high-pass ``inf`` or string labels).
+        at_accuracy: read β and κ where the fitted frontier reaches this accuracy (distortion axis: ``x* = 1 − a``;
+            severity axis: where the accuracy-vs-severity fit first reaches ``a``); excludes ``at``.
+        n_null: permutation-null tables per condition for ``rate_floor`` / ``rate_floor_hi`` (0 disables them).
 
+    ``forward(preds, target, condition)`` (``metric(...)``) adds the batch to the global state like ``update`` and
+    returns the signature of **the batch alone** (what ``compute()`` of a fresh metric fed only that batch returns,
+    with the same options, computed on this process without the floor warning) when it is defined, and ``None``
+    otherwise: when the batch lacks samples of some condition (e.g. a batch of one condition, the usual case in a
+    sweep) or its frontier is undefined with ``strict=True``. ``compute()`` always uses the whole accumulated state.
+
+    Under DDP the states are summed across processes and the bootstrap replicates are split across the ranks
+    (replicate ``r`` is seeded by ``(seed, r)``, so the intervals are identical for any world size); every rank must
+    call ``compute()``, as for every synced torchmetrics Metric.
     ``update(preds, target, condition)``:
         ``preds``: logits / probabilities ``[N, K]`` (argmax is taken) or integer labels ``[N]`` in ``[0, K)``;
         ``target``: labels ``[N]`` in ``[0, C)``; ``condition``: an int or a per-sample integer tensor ``[N]`` in
         ``[0, L)``.
 
-    ``compute()`` returns the dict of :func:`~rdmetrics.functional.rate_distortion_signature` plus ``confmat``.
+    ``compute()`` returns the dict of :func:`~rdmetrics.functional.rate_distortion_signature` plus ``confmat``
+    (the class and the functional share ``_rate_distortion_signature_arg_validation``, ``_update`` and ``_compute``
+    in :mod:`rdmetrics.functional.rate_distortion`).
 
     Sweeps inside a ``MetricCollection``: the state depends on ``condition``, so create the collection with
     ``compute_groups=False`` (otherwise metrics whose states look equal after the first update may be merged), e.g.
@@ -96,65 +119,84 @@ class RateDistortionSignature(Metric):
     def __init__(
         self,
         num_classes: int,
-        conditions: int | Sequence[float],
+        conditions: int | Sequence[Any] | Tensor,
         abstain: bool = False,
         prior: PriorType = "uniform",
-        correction: CorrectionType = "miller_madow",
+        correction: CorrectionType = DEFAULT_CORRECTION,  # type: ignore[assignment]
         method: MethodType = "quadratic",
         at: float | None = None,
-        use_severity_axis: bool = False,
+        use_severity_axis: bool | None = None,
         n_bootstrap: int = 0,
         ci: float = 0.95,
         seed: int = 0,
-        ci_method: Literal["percentile", "basic"] = "basic",
+        ci_method: str = DEFAULT_CI_METHOD,
         strict: bool = True,
         validate_args: bool = True,
+        *,
+        axis: AxisType = "distortion",
+        at_accuracy: float | None = None,
+        n_null: int = DEFAULT_N_NULL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         _check_positive_int(num_classes, "num_classes", minimum=2)
         if isinstance(conditions, bool):
-            raise TypeError("`conditions` must be an int or a sequence of severity values")
+            raise TypeError("`conditions` must be an int or a sequence of condition labels / severity values")
         if isinstance(conditions, int):
             _check_positive_int(conditions, "conditions", minimum=3)
-            severities = torch.arange(conditions, dtype=torch.float64)
+            labels: Any = None
+            num_conditions = conditions
         else:
-            if isinstance(conditions, Tensor):
-                severities = conditions.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
-            else:
-                severities = torch.tensor([float(v) for v in conditions], dtype=torch.float64)
-            _check_finite(severities, "conditions")
-            if severities.numel() < 3:
-                raise ValueError(f"a frontier needs at least 3 conditions, got {severities.numel()}")
-        if not isinstance(prior, Tensor) and prior not in ("uniform", "empirical"):
-            raise ValueError(f"`prior` must be 'uniform', 'empirical' or a tensor, got {prior!r}")
-        if isinstance(prior, Tensor) and prior.shape != (num_classes,):
-            raise ValueError(f"`prior` must have shape ({num_classes},), got {tuple(prior.shape)}")
-        if correction not in ("none", "miller_madow"):
-            raise ValueError(f"`correction` must be 'none' or 'miller_madow', got {correction!r}")
-        if method not in _METHODS:
-            raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
-        if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
-            raise ValueError(f"`n_bootstrap` must be an integer >= 0, got {n_bootstrap!r}")
-        if not 0.0 < float(ci) < 1.0:
-            raise ValueError(f"`ci` must lie in (0, 1), got {ci!r}")
+            labels = conditions.detach().cpu() if isinstance(conditions, Tensor) else list(conditions)
+            num_conditions = len(labels)
+            if isinstance(labels, Tensor) and torch.isnan(labels.to(torch.float64)).any():
+                raise ValueError("`conditions` contains non-finite values (NaN)")
+            if not isinstance(labels, Tensor) and any(isinstance(v, float) and math.isnan(v) for v in labels):
+                raise ValueError("`conditions` contains non-finite values (NaN)")
+            if num_conditions < 3:
+                raise ValueError(f"a frontier needs at least 3 conditions, got {num_conditions}")
+        if use_severity_axis is not None:
+            warnings.warn(
+                "`use_severity_axis` is deprecated: use axis='severity' (or axis='distortion')",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            axis = "severity" if use_severity_axis else "distortion"
+        _rate_distortion_signature_arg_validation(
+            axis=axis,
+            at=at,
+            at_accuracy=at_accuracy,
+            prior=prior,
+            correction=correction,
+            method=method,
+            n_bootstrap=n_bootstrap,
+            ci=ci,
+            seed=seed,
+            ci_method=ci_method,
+            strict=strict,
+            n_null=n_null,
+            num_classes=num_classes,
+        )
         self.num_classes = num_classes
         self.abstain = bool(abstain)
         self.num_cols = num_classes + int(self.abstain)
-        self.num_conditions = int(severities.numel())
-        self.severities = severities
+        self.num_conditions = int(num_conditions)
+        self.conditions = labels
+        values, x_sev = _condition_values(labels, self.num_conditions)
+        self.severities = values  # numeric condition values (NaN for non-numeric labels)
+        self.severity_x = x_sev  # x coordinates of axis="severity"
         self.prior = prior
         self.correction = correction
         self.method = method
+        self.axis = axis
         self.at = at
-        self.use_severity_axis = bool(use_severity_axis)
+        self.at_accuracy = at_accuracy
         self.n_bootstrap = n_bootstrap
         self.ci = float(ci)
         self.seed = seed
-        if ci_method not in ("basic", "percentile"):
-            raise ValueError(f"`ci_method` must be 'basic' or 'percentile', got {ci_method!r}")
         self.ci_method = ci_method
         self.strict = bool(strict)
+        self.n_null = n_null
         self.validate_args = validate_args
         self.add_state(
             "confmat",
@@ -162,75 +204,77 @@ class RateDistortionSignature(Metric):
             dist_reduce_fx="sum",
         )
 
-    def _condition_index(self, condition: int | Tensor, num_samples: int) -> Tensor | int:
-        if isinstance(condition, Tensor):
-            if condition.is_floating_point() or condition.is_complex() or condition.dtype == torch.bool:
-                raise ValueError(f"`condition` must hold integer condition indices, got dtype {condition.dtype}")
-            if condition.ndim == 0:
-                condition = int(condition)
-            else:
-                if self.validate_args:
-                    if condition.ndim != 1 or condition.shape[0] != num_samples:
-                        raise ValueError(
-                            f"`condition` must be an int or a [N] tensor with N = {num_samples}, got shape"
-                            f" {tuple(condition.shape)}"
-                        )
-                    if condition.numel():
-                        lo, hi = (int(v) for v in torch.aminmax(condition))
-                        if lo < 0 or hi >= self.num_conditions:
-                            raise ValueError(
-                                f"`condition` out of range [0, {self.num_conditions - 1}]: min {lo}, max {hi}"
-                            )
-                return condition.long()
-        if isinstance(condition, bool) or not isinstance(condition, int):
-            raise TypeError(f"`condition` must be an int or an integer tensor, got {type(condition).__name__}")
-        if not 0 <= condition < self.num_conditions:
-            raise ValueError(f"`condition`={condition} out of range [0, {self.num_conditions - 1}]")
-        return condition
+    @property
+    def use_severity_axis(self) -> bool:
+        """Deprecated: ``axis == "severity"``."""
+        return self.axis == "severity"
 
     def update(self, preds: Tensor, target: Tensor, condition: int | Tensor) -> None:
         """Add a batch of predictions for one condition (int) or per-sample conditions (``[N]`` tensor)."""
-        if self.validate_args:
-            labels = _format_predictions(preds, self.num_cols, "preds")
-            target = _format_predictions(target, self.num_classes, "target")
-            _check_same_num_samples(labels, target, "preds", "target")
-        else:
-            _check_tensor(preds, "preds")
-            labels = preds.argmax(dim=1) if preds.is_floating_point() else preds.long()
-            target = target.long()
-        cond = self._condition_index(condition, labels.shape[0])
-        block = self.num_classes * self.num_cols
-        flat = torch.add(labels, target, alpha=self.num_cols)  # target * K + pred
-        if isinstance(cond, Tensor):
-            flat.add_(cond, alpha=block)  # condition * C * K + target * K + pred
-            target_state = self.confmat.view(-1)
-        else:
-            target_state = self.confmat[cond].view(-1)
-        if target_state.numel() <= 8 * flat.numel():
-            # one bincount over all bins (cheap when the state is small relative to the batch)
-            target_state += torch.bincount(flat, minlength=target_state.numel())
-        else:
-            # large state (many classes / conditions): O(N) scatter instead of an O(L*C*K) histogram
-            target_state.index_add_(0, flat, torch.ones_like(flat))
+        _rate_distortion_signature_update(preds, target, condition, self.confmat, self.validate_args)
+
+    def forward(self, preds: Tensor, target: Tensor, condition: int | Tensor) -> dict[str, Tensor] | None:  # type: ignore[override]
+        """Update the global state with the batch and return the batch's own signature, or ``None`` when it is
+        undefined (see the class docstring)."""
+        self.update(preds, target, condition)
+        batch = torch.zeros_like(self.confmat)
+        _rate_distortion_signature_update(preds, target, condition, batch, validate_args=False)
+        value: dict[str, Tensor] | None = None
+        if bool((batch.sum(dim=(-2, -1)) > 0).all()):
+            try:
+                value = self._signature(batch, warn_floor=False)
+            except ValueError:  # the batch alone has no frontier (too few distinct points, a class missing, ...)
+                value = None
+            else:
+                value["confmat"] = batch
+        self._forward_cache = value
+        return value
+
+    def _signature(self, confmat: Tensor, **overrides: Any) -> dict[str, Tensor]:
+        options: dict[str, Any] = {
+            "conditions": self.conditions,
+            "axis": self.axis,
+            "at": self.at,
+            "at_accuracy": self.at_accuracy,
+            "prior": self.prior,
+            "correction": self.correction,
+            "method": self.method,
+            "n_bootstrap": self.n_bootstrap,
+            "ci": self.ci,
+            "seed": self.seed,
+            "ci_method": self.ci_method,
+            "strict": self.strict,
+            "n_null": self.n_null,
+        }
+        options.update(overrides)
+        return _rate_distortion_signature_compute(confmat, **options)
+
+    def _replicate_split(self) -> tuple[tuple[int, int], Any]:
+        """``((rank, world), gather)`` when compute() runs synced under torch.distributed, else ``((0, 1), None)``."""
+        import torch.distributed as dist
+
+        if (
+            self.n_bootstrap == 0
+            or not self.sync_on_compute
+            or not (dist.is_available() and dist.is_initialized())
+            or dist.get_world_size(self.process_group) < 2
+        ):
+            return (0, 1), None
+        from torchmetrics.utilities.distributed import gather_all_tensors
+
+        group = self.process_group
+
+        def gather(t: Tensor) -> Tensor:
+            return torch.cat(gather_all_tensors(t.contiguous(), group=group))
+
+        return (dist.get_rank(group), dist.get_world_size(group)), gather
 
     def compute(self) -> dict[str, Tensor]:
-        """Per-condition rates/distortions and the frontier signatures (see the class docstring)."""
+        """Per-condition rates/distortions, null floors and the frontier signatures (see the class docstring)."""
         if int(self.confmat.sum()) == 0:
             raise ValueError("RateDistortionSignature: empty state, call update() before compute()")
-        out = rate_distortion_signature(
-            self.confmat,
-            conditions=self.severities,
-            prior=self.prior,
-            correction=self.correction,
-            method=self.method,
-            at=self.at,
-            axis_values=self.severities if self.use_severity_axis else None,
-            n_bootstrap=self.n_bootstrap,
-            ci=self.ci,
-            seed=self.seed,
-            ci_method=self.ci_method,
-            strict=self.strict,
-        )
+        split, gather = self._replicate_split()
+        out = self._signature(self.confmat, replicate_split=split, gather=gather)
         out["confmat"] = self.confmat.clone()
         return out
 
@@ -251,16 +295,34 @@ class RateDistortionSignature(Metric):
         val = self.compute() if val is None else val
         fig, ax = _get_fig_ax(ax)
         rate = val["rate"].detach().cpu()
-        x = self.severities if self.use_severity_axis else val["distortion"].detach().cpu()
+        x = val["x"].detach().cpu() if "x" in val else val["distortion"].detach().cpu()
         grid, curve = _frontier_curve(x, rate, self.method)
         ax.plot(grid.numpy(), curve.numpy(), "-", label=f"{self.method} frontier")
         ax.plot(x.numpy(), rate.numpy(), "o", label=f"rate ({self.correction})")
-        if not self.use_severity_axis:
+        if "rate_floor" in val and bool(torch.isfinite(val["rate_floor"]).any()):
+            order = x.argsort()
+            ax.plot(
+                x[order].numpy(),
+                val["rate_floor"].detach().cpu()[order].numpy(),
+                ":",
+                color="C3",
+                label="null floor (mean)",
+            )
+            ax.fill_between(
+                x[order].numpy(),
+                0.0,
+                val["rate_floor_hi"].detach().cpu()[order].numpy(),
+                color="C3",
+                alpha=0.15,
+                label="null floor 95 % range",
+            )
+        if self.axis == "distortion":
             d = torch.linspace(0.0, 1.0, 201, dtype=torch.float64)
             ax.plot(d.numpy(), hamming_rd_bound(d, self.num_classes).numpy(), "--", color="gray", label="Hamming bound")
             ax.set_xlabel("distortion D (error rate)")
         else:
-            ax.set_xlabel("severity")
+            numeric = torch.equal(self.severity_x, self.severities)
+            ax.set_xlabel("severity" if numeric else "severity (rank of the condition)")
         ax.set_ylabel("rate I(X;Y) [bits]")
         ax.set_ylim(0.0, math.log2(self.num_classes) * 1.05)
         ax.set_title(f"β={float(val['beta']):.3g}, κ={float(val['kappa']):.3g}, AUC={float(val['auc']):.3g}")

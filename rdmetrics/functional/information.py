@@ -169,7 +169,7 @@ def _jackknife_mi(cm: Tensor, p_x: Tensor, rows: Tensor, empirical: bool) -> Ten
         h_x_loo = torch.log(nm1).unsqueeze(-1) - (
             s_x.unsqueeze(-1) - _xlogx(cm) + _xlogx((cm - 1).clamp_min(0))
         ) / nm1.unsqueeze(-1)
-        h_cond_loo = (h_cond - p_x * h_x).unsqueeze(-1) + p_x.unsqueeze(-1) * h_x_loo
+        h_cond_loo = (h_cond.unsqueeze(-1) - p_x * h_x).unsqueeze(-1) + p_x.unsqueeze(-1) * h_x_loo
         loo_multi = -phi_loo - h_cond_loo
         # rows with n_x == 1: the row disappears and the prior is renormalised over the others
         s = (1.0 - p_x).clamp_min(1e-300)  # [..., C]

@@ -15,9 +15,13 @@ rdmetrics' definitions:
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import Tensor
+from torchmetrics.utilities import rank_zero_warn
 
 from rdmetrics.functional.information import (
     CorrectionType,
@@ -52,6 +56,8 @@ def rate_distortion_points(
     prior: PriorType = "uniform",
     correction: CorrectionType = "none",
     empty_rows: EmptyRowsType = "raise",
+    *,
+    seed: int = 0,
 ) -> tuple[Tensor, Tensor]:
     r"""Operating point ``(D, R)`` of each confusion matrix.
 
@@ -62,8 +68,9 @@ def rate_distortion_points(
         confmat: counts ``[..., C, K]`` with ``K = C`` or ``K = C + 1`` (last column = abstain, counted as error).
         distortion: ``[C, K]`` distortion matrix (broadcastable over the batch dims); default Hamming.
         prior: see :func:`~rdmetrics.functional.mutual_information`.
-        correction: ``"none"`` or ``"miller_madow"`` (applies to ``R`` only).
+        correction: rate estimator (applies to ``R`` only), see :func:`~rdmetrics.functional.mutual_information`.
         empty_rows: see :func:`~rdmetrics.functional.mutual_information`.
+        seed: seed of the seeded rate estimators (``"quadratic_extrapolation"``, ``"shuffle"``).
 
     Returns:
         ``(D, R)``: float64 tensors of shape ``confmat.shape[:-2]``; ``D`` in distortion units, ``R`` in bits.
@@ -95,7 +102,7 @@ def rate_distortion_points(
     p_x, rows = _resolve_prior(cm, prior, empty_rows)
     channel = _channel(cm, rows)
     d_value = (p_x.unsqueeze(-1) * channel * dist).sum(dim=(-2, -1))
-    rate = mutual_information(cm, prior=prior, correction=correction, base=2, empty_rows=empty_rows)
+    rate = mutual_information(cm, prior=prior, correction=correction, base=2, empty_rows=empty_rows, seed=seed)
     return d_value, rate
 
 
@@ -250,4 +257,538 @@ def _ba_chunk(
     return rate.clamp_min(0.0), dval
 
 
-__all__ = ["blahut_arimoto", "hamming_distortion", "hamming_rd_bound", "rate_distortion_points"]
+# ---------------------------------------------------------------------------------------------------------------------
+# rate–distortion signature of one system: the torchmetrics pipeline shared by the functional and the Metric
+#   _rate_distortion_signature_arg_validation -> _rate_distortion_signature_update -> _rate_distortion_signature_compute
+
+AxisType = Literal["distortion", "severity"]
+_AXES = ("distortion", "severity")
+#: default rate estimator of the RD functional and Metric
+DEFAULT_CORRECTION = "miller_madow"
+#: default bootstrap interval method of the RD functional and Metric (see :func:`bootstrap_summary`)
+DEFAULT_CI_METHOD = "basic"
+#: permutation-null draws per condition for ``rate_floor`` (0 disables the floor)
+DEFAULT_N_NULL = 100
+#: signature keys that get bootstrap intervals (besides the per-condition ``rate``)
+SIGNATURE_KEYS = ("beta", "beta_normalized", "kappa", "curvature", "auc", "secant_slope", "excess_rate")
+_FLOOR_TAG = 0x5EED_F1004
+# elements per tensor when replicates / null tables are processed in chunks (bounds memory)
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _rate_distortion_signature_arg_validation(
+    *,
+    axis: str = "distortion",
+    at: float | None = None,
+    at_accuracy: float | None = None,
+    prior: PriorType = "uniform",
+    correction: str = DEFAULT_CORRECTION,
+    method: str = "quadratic",
+    n_bootstrap: int = 0,
+    ci: float = 0.95,
+    seed: int = 0,
+    ci_method: str = DEFAULT_CI_METHOD,
+    strict: bool = True,
+    n_null: int = DEFAULT_N_NULL,
+    num_classes: int | None = None,
+) -> None:
+    """Validate every option of the RD signature (one place for the functional and the Metric)."""
+    from rdmetrics.functional.bootstrap import _CI_METHODS
+    from rdmetrics.functional.information import _check_correction
+    from rdmetrics.functional.signatures import _METHODS, _check_at_accuracy
+
+    if axis not in _AXES:
+        raise ValueError(f"`axis` must be one of {_AXES}, got {axis!r}")
+    if at is not None:
+        if isinstance(at, bool) or not isinstance(at, (int, float)) or not math.isfinite(at):
+            raise ValueError(f"`at` must be a finite number or None, got {at!r}")
+    if at_accuracy is not None:
+        _check_at_accuracy(at, at_accuracy)
+    if num_classes is not None:
+        _check_positive_int(num_classes, "num_classes", minimum=2)
+    if isinstance(prior, Tensor):
+        if num_classes is not None and tuple(prior.shape) != (num_classes,):
+            raise ValueError(f"`prior` must have shape ({num_classes},), got {tuple(prior.shape)}")
+    elif prior not in ("uniform", "empirical"):
+        raise ValueError(f"`prior` must be 'uniform', 'empirical' or a tensor, got {prior!r}")
+    _check_correction(correction)
+    if method not in _METHODS:
+        raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
+        raise ValueError(f"`n_bootstrap` must be an integer >= 0, got {n_bootstrap!r}")
+    if isinstance(n_null, bool) or not isinstance(n_null, int) or n_null < 0:
+        raise ValueError(f"`n_null` must be an integer >= 0, got {n_null!r}")
+    if isinstance(ci, bool) or not isinstance(ci, (int, float)) or not 0.0 < float(ci) < 1.0:
+        raise ValueError(f"`ci` must lie in (0, 1), got {ci!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise TypeError(f"`seed` must be an int, got {type(seed).__name__}")
+    if ci_method not in _CI_METHODS:
+        raise ValueError(f"`ci_method` must be one of {_CI_METHODS}, got {ci_method!r}")
+    if not isinstance(strict, bool):
+        raise TypeError(f"`strict` must be a bool, got {type(strict).__name__}")
+
+
+def _condition_values(conditions: object, num_conditions: int | None = None) -> tuple[Tensor, Tensor]:
+    """``(values [L], severity x [L])`` of the condition labels.
+
+    ``values``: the numeric value of every label (NaN where a label is not a number). ``x``: the severity
+    coordinates of ``axis="severity"``: the values themselves when they are all finite numbers and strictly
+    monotone (increasing or decreasing), otherwise the rank scale ``0, 1, …, L−1`` of the given order (non-numeric
+    labels, ``inf`` such as high-pass "no filter", repeated or non-monotone values). ``None`` gives ``0..L-1``.
+    """
+    if conditions is None:
+        if num_conditions is None:
+            raise ValueError("`conditions` or the number of conditions is needed")
+        ranks = torch.arange(num_conditions, dtype=torch.float64)
+        return ranks, ranks.clone()
+    if isinstance(conditions, Tensor):
+        values = conditions.detach().to(device="cpu", dtype=torch.float64).reshape(-1)
+    else:
+        if isinstance(conditions, (str, bytes)):
+            raise TypeError("`conditions` must be a sequence of condition labels / severity values, not a string")
+        vals = []
+        for v in conditions:  # type: ignore[attr-defined]
+            try:
+                vals.append(float(v))
+            except (TypeError, ValueError):
+                vals.append(float("nan"))
+        values = torch.tensor(vals, dtype=torch.float64)
+    if num_conditions is not None and values.numel() != num_conditions:
+        raise ValueError(f"`conditions` must have {num_conditions} entries (one per condition), got {values.numel()}")
+    steps = values.diff()
+    usable = bool(torch.isfinite(values).all()) and (bool((steps > 0).all()) or bool((steps < 0).all()))
+    x = values.clone() if usable else torch.arange(values.numel(), dtype=torch.float64)
+    return values, x
+
+
+def _rate_distortion_signature_update(
+    preds: Tensor,
+    target: Tensor,
+    condition: int | Tensor,
+    state: Tensor,
+    validate_args: bool = True,
+) -> Tensor:
+    """Add a batch to the ``[L, C, K]`` count ``state`` in place (and return it).
+
+    ``preds``: logits / probabilities ``[N, K]`` (argmax) or labels ``[N]`` in ``[0, K)``; ``target``: labels
+    ``[N]`` in ``[0, C)``; ``condition``: an int or an integer tensor ``[N]`` in ``[0, L)``.
+    """
+    from rdmetrics.utilities.checks import _check_same_num_samples, _format_predictions
+
+    num_conditions, num_classes, num_cols = state.shape
+    if validate_args:
+        labels = _format_predictions(preds, num_cols, "preds")
+        target = _format_predictions(target, num_classes, "target")
+        _check_same_num_samples(labels, target, "preds", "target")
+    else:
+        _check_tensor(preds, "preds")
+        labels = preds.argmax(dim=1) if preds.is_floating_point() else preds.long()
+        target = target.long()
+    cond = _condition_index(condition, labels.shape[0], num_conditions, validate_args)
+    block = num_classes * num_cols
+    flat = torch.add(labels, target, alpha=num_cols)  # target * K + pred
+    if isinstance(cond, Tensor):
+        flat.add_(cond.to(flat.device), alpha=block)  # condition * C * K + target * K + pred
+        target_state = state.view(-1)
+    else:
+        target_state = state[cond].view(-1)
+    if target_state.numel() <= 8 * flat.numel():
+        # one bincount over all bins (cheap when the state is small relative to the batch)
+        target_state += torch.bincount(flat, minlength=target_state.numel())
+    else:
+        # large state (many classes / conditions): O(N) scatter instead of an O(L*C*K) histogram
+        target_state.index_add_(0, flat, torch.ones_like(flat))
+    return state
+
+
+def _condition_index(condition: int | Tensor, num_samples: int, num_conditions: int, validate: bool) -> Tensor | int:
+    if isinstance(condition, Tensor):
+        if condition.is_floating_point() or condition.is_complex() or condition.dtype == torch.bool:
+            raise ValueError(f"`condition` must hold integer condition indices, got dtype {condition.dtype}")
+        if condition.ndim == 0:
+            condition = int(condition)
+        else:
+            if validate:
+                if condition.ndim != 1 or condition.shape[0] != num_samples:
+                    raise ValueError(
+                        f"`condition` must be an int or a [N] tensor with N = {num_samples}, got shape"
+                        f" {tuple(condition.shape)}"
+                    )
+                if condition.numel():
+                    lo, hi = (int(v) for v in torch.aminmax(condition))
+                    if lo < 0 or hi >= num_conditions:
+                        raise ValueError(f"`condition` out of range [0, {num_conditions - 1}]: min {lo}, max {hi}")
+            return condition.long()
+    if isinstance(condition, bool) or not isinstance(condition, int):
+        raise TypeError(f"`condition` must be an int or an integer tensor, got {type(condition).__name__}")
+    if not 0 <= condition < num_conditions:
+        raise ValueError(f"`condition`={condition} out of range [0, {num_conditions - 1}]")
+    return condition
+
+
+def rate_distortion_confmats(
+    preds: Tensor,
+    target: Tensor,
+    condition: int | Tensor,
+    num_classes: int,
+    num_conditions: int,
+    abstain: bool = False,
+) -> Tensor:
+    """Per-condition confusion matrices ``[L, C, K]`` (int64) of predictions: the input of
+    :func:`rate_distortion_signature` (the same update as :class:`~rdmetrics.RateDistortionSignature`).
+
+    Example:
+        >>> import torch
+        >>> preds, target, condition = torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), torch.tensor([0, 0, 2])
+        >>> cms = rate_distortion_confmats(preds, target, condition, num_classes=2, num_conditions=3)
+        >>> cms[0].tolist(), cms[2].tolist()
+        ([[1, 0], [0, 1]], [[0, 1], [0, 0]])
+    """
+    _check_positive_int(num_classes, "num_classes", minimum=2)
+    _check_positive_int(num_conditions, "num_conditions")
+    _check_tensor(target, "target")
+    state = torch.zeros(num_conditions, num_classes, num_classes + int(abstain), dtype=torch.long, device=target.device)
+    return _rate_distortion_signature_update(preds, target, condition, state)
+
+
+def _points(
+    tables: Tensor, prior: PriorType, correction: str, empty_rows: EmptyRowsType, seed: int
+) -> tuple[Tensor, Tensor]:
+    """``(D, R)`` of ``tables [M, C, K]``, processed in chunks of ``_CHUNK_ELEMENTS`` (bounded memory)."""
+    per = max(1, tables.shape[-2] * tables.shape[-1])
+    step = max(1, _CHUNK_ELEMENTS // per)
+    if tables.shape[0] <= step:
+        return rate_distortion_points(tables, prior=prior, correction=correction, empty_rows=empty_rows, seed=seed)
+    dist, rate = [], []
+    for start in range(0, tables.shape[0], step):
+        d, r = rate_distortion_points(
+            tables[start : start + step], prior=prior, correction=correction, empty_rows=empty_rows, seed=seed + start
+        )
+        dist.append(d)
+        rate.append(r)
+    return torch.cat(dist), torch.cat(rate)
+
+
+def _rate_floor(
+    cm: Tensor, prior: PriorType, correction: str, empty_rows: EmptyRowsType, n_null: int, seed: int
+) -> tuple[Tensor, Tensor]:
+    """Mean and 95 % quantile of the rate estimator over ``n_null`` permutation-null tables of every condition."""
+    from rdmetrics.functional.bootstrap import replicate_seed
+    from rdmetrics.functional.information import _generator, _permutation_tables
+
+    num_conditions = cm.shape[0]
+    nan = torch.full((num_conditions,), float("nan"), dtype=torch.float64, device=cm.device)
+    if n_null <= 0 or not bool((cm == cm.round()).all()):
+        return nan, nan.clone()
+    floor, floor_hi = nan.clone(), nan.clone()
+    step = max(1, _CHUNK_ELEMENTS // max(1, cm.shape[-2] * cm.shape[-1]))
+    for ell in range(num_conditions):
+        generator = _generator(replicate_seed(seed ^ _FLOOR_TAG, ell))
+        rates = []
+        for start in range(0, n_null, step):
+            null = _permutation_tables(cm[ell], min(step, n_null - start), generator)
+            rates.append(
+                rate_distortion_points(
+                    null, prior=prior, correction=correction, empty_rows=empty_rows, seed=seed + start
+                )[1]
+            )
+        r = torch.cat(rates)
+        floor[ell] = r.mean()
+        floor_hi[ell] = torch.quantile(r, 0.95)
+    return floor, floor_hi
+
+
+def _bootstrap_points(
+    cm: Tensor,
+    prior: PriorType,
+    correction: str,
+    empty_rows: EmptyRowsType,
+    n_bootstrap: int,
+    seed: int,
+    start: int,
+    stop: int,
+) -> tuple[Tensor, Tensor]:
+    """``(D, R)`` ``[stop − start, L]`` of bootstrap replicates ``start..stop−1`` (replicate r seeded by (seed, r)),
+    generated and reduced in chunks so that memory stays bounded whatever B."""
+    from rdmetrics.functional.bootstrap import bootstrap_confmat, replicate_seed
+    from rdmetrics.functional.information import RANDOM_CORRECTIONS
+
+    num_conditions = cm.shape[0]
+    if stop <= start:
+        empty = torch.empty(0, num_conditions, dtype=torch.float64, device=cm.device)
+        return empty, empty.clone()
+    per_replicate = max(1, cm.numel())
+    chunk = max(1, _CHUNK_ELEMENTS // per_replicate)
+    if correction in RANDOM_CORRECTIONS:
+        chunk = 1  # the estimator's own random draws are keyed to the replicate index
+    dist, rate = [], []
+    for lo in range(start, stop, chunk):
+        m = min(chunk, stop - lo)
+        boot = bootstrap_confmat(cm, m, seed, replicate_offset=lo)  # [m, L, C, K] int64
+        flat = boot.reshape(m * num_conditions, *cm.shape[-2:])
+        d, r = _points(flat, prior, correction, empty_rows, replicate_seed(seed, lo))
+        dist.append(d.reshape(m, num_conditions))
+        rate.append(r.reshape(m, num_conditions))
+        del boot, flat
+    return torch.cat(dist), torch.cat(rate)
+
+
+def _rate_distortion_signature_compute(
+    confmats: Tensor,
+    *,
+    conditions: object = None,
+    axis: str = "distortion",
+    at: float | None = None,
+    at_accuracy: float | None = None,
+    prior: PriorType = "uniform",
+    correction: str = DEFAULT_CORRECTION,
+    method: str = "quadratic",
+    n_bootstrap: int = 0,
+    ci: float = 0.95,
+    seed: int = 0,
+    ci_method: str = DEFAULT_CI_METHOD,
+    strict: bool = True,
+    n_null: int = DEFAULT_N_NULL,
+    severity_x: Tensor | None = None,
+    replicate_split: tuple[int, int] = (0, 1),
+    gather: Callable[[Tensor], Tensor] | None = None,
+    warn_floor: bool = True,
+) -> dict[str, Tensor]:
+    """The RD signature of validated options (see :func:`rate_distortion_signature`).
+
+    ``severity_x``: explicit severity coordinates (the deprecated ``axis_values``). ``replicate_split = (rank,
+    world)``: compute only this rank's share of the bootstrap replicates and ``gather`` them (concatenated in rank
+    order) from every rank; replicate ``r`` depends only on ``(seed, r)``, so the result is the same for any world size.
+    """
+    from rdmetrics.functional.bootstrap import bootstrap_summary
+    from rdmetrics.functional.signatures import _fit_signatures
+
+    cm = _check_confmat(confmats, "confmats")
+    if cm.ndim != 3:
+        raise ValueError(f"`confmats` must be [L, C, K] (one matrix per condition), got shape {tuple(cm.shape)}")
+    num_conditions, num_classes = cm.shape[0], cm.shape[1]
+    if num_conditions < 3:
+        raise ValueError(f"a frontier needs at least 3 conditions, got {num_conditions}")
+    empty = cm.sum(dim=(-2, -1)) <= 0
+    if bool(empty.any()):
+        raise ValueError(f"condition {int(empty.nonzero()[0])} is empty (no samples): every condition needs data")
+    values, x_sev = _condition_values(conditions, num_conditions)
+    if severity_x is not None:
+        x_sev = severity_x.detach().to(dtype=torch.float64, device="cpu").reshape(-1)
+        _check_finite(x_sev, "axis_values")
+        if x_sev.numel() != num_conditions:
+            raise ValueError(
+                f"`axis_values` must have {num_conditions} entries (one per condition), got {x_sev.numel()}"
+            )
+    values, x_sev = values.to(cm.device), x_sev.to(cm.device)
+    empty_rows: EmptyRowsType = "raise"
+    if not strict:
+        missing = (cm.sum(-1) == 0).nonzero().tolist()
+        if missing:
+            empty_rows = "drop"
+            rank_zero_warn(
+                f"{len(missing)} (condition, class) pairs have no samples (e.g. condition {missing[0][0]}, class"
+                f" {missing[0][1]}); their classes are dropped from that condition's prior"
+            )
+    dist, rate = rate_distortion_points(cm, prior=prior, correction=correction, empty_rows=empty_rows, seed=seed)
+    rate_plugin = (
+        rate
+        if correction == "none"
+        else rate_distortion_points(cm, prior=prior, correction="none", empty_rows=empty_rows)[1]
+    )
+    nc = num_classes if num_classes >= 2 else None
+    on_d = axis == "distortion"
+    x = dist if on_d else x_sev
+    sig = _fit_signatures(
+        x[None], dist[None], rate[None], method, at, nc, strict, at_accuracy=at_accuracy, distortion_axis=on_d
+    )
+    floor, floor_hi = _rate_floor(cm, prior, correction, empty_rows, n_null, seed)
+    out: dict[str, Tensor] = {
+        "rate": rate,
+        "rate_plugin": rate_plugin,
+        "rate_floor": floor,
+        "rate_floor_hi": floor_hi,
+        "distortion": dist,
+        "accuracy": 1.0 - dist,
+        "bound": hamming_rd_bound(dist.clamp(0.0, 1.0), num_classes) if nc else torch.zeros_like(dist),
+        "num_samples": cm.sum(dim=(-2, -1)),
+        "conditions": values,
+        "x": x.clone(),
+        **{k: v[0] for k, v in sig.items()},
+    }
+    if n_bootstrap > 0:
+        rank, world = replicate_split
+        start, stop = n_bootstrap * rank // world, n_bootstrap * (rank + 1) // world
+        b_dist, b_rate = _bootstrap_points(cm, prior, correction, empty_rows, n_bootstrap, seed, start, stop)
+        if gather is not None:
+            b_dist, b_rate = gather(b_dist), gather(b_rate)
+        if b_dist.shape[0] != n_bootstrap:
+            raise RuntimeError(f"gathered {b_dist.shape[0]} bootstrap replicates, expected {n_bootstrap}")
+        b_x = b_dist if on_d else torch.broadcast_to(x_sev, b_dist.shape)
+        b_sig = _fit_signatures(
+            b_x, b_dist, b_rate, method, at, nc, False, at_accuracy=at_accuracy, distortion_axis=on_d
+        )
+        for key in SIGNATURE_KEYS:
+            _summarise(out, key, bootstrap_summary(out[key], b_sig[key], float(ci), ci_method))
+        log_c = math.log2(num_classes)
+        _summarise(out, "rate", bootstrap_summary(rate, b_rate, float(ci), ci_method, bounds=(0.0, log_c)))
+        finite = b_sig["beta"][torch.isfinite(b_sig["beta"])]
+        out["beta_se"] = (
+            finite.std() if finite.numel() > 1 else torch.tensor(float("nan"), dtype=torch.float64, device=cm.device)
+        )
+    if warn_floor:
+        within = (out["rate"] <= floor_hi).nonzero().reshape(-1).tolist()
+        if within:
+            rank_zero_warn(
+                f"the rate at condition(s) {within} lies within the 95 % range of its null floor (rate_floor_hi: the"
+                f" {correction!r} estimator on tables with the same totals but no dependence): no information is"
+                " detectable there beyond the estimator's small-sample floor",
+                category=UserWarning,
+            )
+    return out
+
+
+def _summarise(out: dict[str, Tensor], key: str, summary: dict[str, Tensor]) -> None:
+    out[key] = summary["value"]
+    out[f"{key}_ci"] = summary["ci"]
+    out[f"{key}_bias"] = summary["bias"]
+    if not torch.equal(summary["raw"].nan_to_num(0.0), summary["value"].nan_to_num(0.0)):
+        out[f"{key}_raw"] = summary["raw"]
+
+
+def rate_distortion_signature(
+    confmats: Tensor,
+    *,
+    conditions: object = None,
+    axis: AxisType = "distortion",
+    at: float | None = None,
+    at_accuracy: float | None = None,
+    prior: PriorType = "uniform",
+    correction: CorrectionType = DEFAULT_CORRECTION,  # type: ignore[assignment]
+    method: str = "quadratic",
+    n_bootstrap: int = 0,
+    ci: float = 0.95,
+    seed: int = 0,
+    ci_method: str = DEFAULT_CI_METHOD,
+    strict: bool = True,
+    n_null: int = DEFAULT_N_NULL,
+    axis_values: Tensor | None = None,
+) -> dict[str, Tensor]:
+    r"""Rate–distortion signature of one system from its per-condition confusion matrices.
+
+    For each condition ``ℓ``: ``D_ℓ`` (Hamming, abstain = error), the plug-in rate and the rate with ``correction``
+    (clipped to ``[0, log2 C]``), and the null floor of that estimator; then the frontier fit through ``(x_ℓ, R_ℓ)``
+    and its signatures (:func:`rd_signatures`): ``x = D`` (``axis="distortion"``) or the severity of each condition
+    (``axis="severity"``: the ``conditions`` values when they are finite and strictly monotone, else the rank scale
+    ``0..L-1`` — e.g. for non-numeric labels or high-pass ``inf``).
+
+    * **Reading point**: ``at`` (an x value; default the midpoint of the observed x range) or ``at_accuracy=a``:
+      on the distortion axis ``x* = 1 − a``; on the severity axis the x where the accuracy-vs-severity curve, fitted
+      with the same ``method``, first reaches ``a`` (scanning from the low end of the range; raises, or NaN with
+      ``strict=False``, when the fit never reaches ``a`` there). Replicates recompute their own crossing.
+    * **κ is unit-free**: computed in normalised coordinates (x scaled to ``[0, 1]`` over the observed range, rate
+      divided by ``log2 C``), so rescaling the severities or changing the class count leaves it unchanged; the raw
+      second derivative ``R̂''(x*)`` is ``curvature``. β stays in bits per unit x (on the distortion axis it is
+      directly comparable with the slope of the Hamming bound, the Lagrange multiplier of ``R(D)``); its
+      normalised twin is ``beta_normalized = β (x_max − x_min) / log2 C``.
+    * **Null floor**: ``rate_floor[ℓ]`` is the mean of the chosen estimator over ``n_null`` tables from the
+      permutation null of condition ``ℓ`` (responses shuffled across trials: same class and response totals, no
+      dependence; seeded), ``rate_floor_hi[ℓ]`` its 95 % quantile. A rate at or below ``rate_floor_hi`` is not
+      distinguishable from no information, and a warning names those conditions (the frontier is still fitted).
+    * **Intervals** (``n_bootstrap > 0``): every confusion-matrix row is resampled
+      (:func:`~rdmetrics.functional.bootstrap_confmat`; replicate ``r`` seeded by ``(seed, r)``, generated and
+      reduced in chunks so memory stays bounded), the pipeline is rerun per replicate and
+      :func:`~rdmetrics.functional.bootstrap.bootstrap_summary` with ``ci_method`` reports, for every signature and
+      for the per-condition ``rate``: the value (for ``"bc"`` the bias-corrected one, with the uncorrected estimate
+      as ``{key}_raw``), ``{key}_ci`` and ``{key}_bias`` (``mean(θ*) − θ̂``). The reported value always lies inside
+      its finite interval. Replicates where a fit is undefined are skipped.
+
+    Args:
+        confmats: counts ``[L, C, K]`` (``K = C`` or ``C + 1`` with an abstain column), one matrix per condition.
+        conditions: ``[L]`` condition labels / severity values (numbers, ``inf`` or strings; default ``0..L-1``),
+            returned as ``"conditions"`` (NaN for non-numeric labels).
+        axis: ``"distortion"`` (x = D) or ``"severity"`` (x = conditions, see above).
+        at: reference point ``x*`` in x units (default: midpoint of the observed range).
+        at_accuracy: read β and κ where the fitted frontier reaches this accuracy (see above); excludes ``at``.
+        prior: ``"uniform"``, ``"empirical"`` or a ``[C]`` tensor.
+        correction: rate estimator, one of :data:`rdmetrics.functional.information.CORRECTIONS`.
+        method: frontier fit (see :func:`rd_signatures`).
+        n_bootstrap: number of bootstrap replicates (0 = no intervals).
+        ci: confidence level of the intervals.
+        seed: seed of the bootstrap, the null floor and the seeded estimators.
+        ci_method: interval method of :func:`~rdmetrics.functional.bootstrap.bootstrap_summary`.
+        strict: if ``False`` (for monitoring, e.g. early training epochs): an undefined frontier gives NaN
+            ``beta`` / ``kappa`` / ``auc`` instead of raising, and a class with no samples in some condition is
+            dropped from that condition's prior with a warning. A condition with no samples at all still raises.
+        n_null: permutation-null tables per condition for ``rate_floor`` (0: NaN floor, no warning).
+        axis_values: deprecated: explicit ``[L]`` x coordinates; use ``axis="severity"`` with ``conditions``.
+
+    Returns:
+        dict of float64 tensors: ``rate [L]`` (bits), ``rate_plugin [L]``, ``rate_floor [L]``, ``rate_floor_hi [L]``,
+        ``distortion [L]``, ``accuracy [L]`` (``1 − D``), ``bound [L]`` (Hamming bound at ``D``), ``num_samples [L]``,
+        ``conditions [L]``, ``x [L]`` (the x coordinates used), scalars ``beta``, ``beta_normalized``, ``kappa``,
+        ``curvature``, ``auc``, ``secant_slope``, ``excess_rate``, ``at``; with ``n_bootstrap > 0`` also
+        ``{key}_ci`` (``[2]``, ``rate_ci`` ``[L, 2]``), ``{key}_bias``, ``{key}_raw`` (when the value is bias-corrected)
+        for those keys and ``rate``, and ``beta_se`` (bootstrap std).
+
+    Example:
+        >>> import torch
+        >>> eps = torch.tensor([0.05, 0.2, 0.4, 0.6])  # 4-class symmetric channels, error rates eps
+        >>> cms = torch.stack([(1 - e) * 100 * torch.eye(4) + e * 100 / 3 * (1 - torch.eye(4)) for e in eps])
+        >>> out = rate_distortion_signature(cms.round().long(), correction="none")
+        >>> [round(v, 2) for v in out["distortion"].tolist()]
+        [0.05, 0.2, 0.4, 0.6]
+        >>> round(float(out["beta"]), 2) > 0, bool((out["rate"] > out["rate_floor_hi"]).all())
+        (True, True)
+        >>> sev = rate_distortion_signature(cms.round().long(), conditions=[0.0, 1.0, 2.0, 4.0], axis="severity")
+        >>> sev["x"].tolist(), float(sev["at"])
+        ([0.0, 1.0, 2.0, 4.0], 2.0)
+    """
+    if axis_values is not None:
+        warnings.warn(
+            "`axis_values` is deprecated: pass the severities as `conditions` with axis='severity'",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        axis = "severity"
+    _rate_distortion_signature_arg_validation(
+        axis=axis,
+        at=at,
+        at_accuracy=at_accuracy,
+        prior=prior,
+        correction=correction,
+        method=method,
+        n_bootstrap=n_bootstrap,
+        ci=ci,
+        seed=seed,
+        ci_method=ci_method,
+        strict=strict,
+        n_null=n_null,
+    )
+    return _rate_distortion_signature_compute(
+        confmats,
+        conditions=conditions,
+        axis=axis,
+        at=at,
+        at_accuracy=at_accuracy,
+        prior=prior,
+        correction=correction,
+        method=method,
+        n_bootstrap=n_bootstrap,
+        ci=ci,
+        seed=seed,
+        ci_method=ci_method,
+        strict=strict,
+        n_null=n_null,
+        severity_x=axis_values,
+    )
+
+
+__all__ = [
+    "blahut_arimoto",
+    "hamming_distortion",
+    "hamming_rd_bound",
+    "rate_distortion_confmats",
+    "rate_distortion_points",
+    "rate_distortion_signature",
+]

@@ -33,11 +33,8 @@ from typing import Literal
 
 import torch
 from torch import Tensor
-from torchmetrics.utilities import rank_zero_warn
 
-from rdmetrics.functional.bootstrap import basic_interval, bootstrap_confmat
-from rdmetrics.functional.information import CorrectionType, PriorType
-from rdmetrics.functional.rate_distortion import hamming_rd_bound, rate_distortion_points
+from rdmetrics.functional.rate_distortion import hamming_rd_bound
 from rdmetrics.utilities.checks import _check_finite, _check_tensor
 
 MethodType = Literal["quadratic", "exponential", "pchip", "hull"]
@@ -251,6 +248,28 @@ def _num_distinct(x: Tensor) -> Tensor:
     return 1 + (xs.diff(dim=-1) > 1e-12 * span[:, None]).sum(-1)
 
 
+def _accuracy_crossing(x: Tensor, acc: Tensor, method: str, target: float, num: int = 4001) -> Tensor:
+    """x where the fitted accuracy curve ``acc(x)`` (same frontier method) first reaches ``target``, per curve.
+
+    The fit is evaluated on ``num`` points over each curve's observed x range; the first grid interval (from the low
+    end) where ``fit − target`` changes sign (or touches 0) is linearly interpolated. NaN where the fitted curve never
+    reaches ``target`` inside the observed range.
+    """
+    lo, hi = x.min(-1).values, x.max(-1).values
+    t = torch.linspace(0.0, 1.0, num, dtype=torch.float64, device=x.device)
+    grid = lo[:, None] + (hi - lo)[:, None] * t[None, :]
+    vals = _FITS[method](x, acc).values(grid) - target  # [N, Q]
+    sign_change = (vals[:, :-1] * vals[:, 1:] <= 0) & ~(torch.isnan(vals[:, :-1]) | torch.isnan(vals[:, 1:]))
+    has = sign_change.any(-1)
+    j = sign_change.to(torch.int64).argmax(-1)
+    v0, v1 = vals.gather(-1, j[:, None])[:, 0], vals.gather(-1, (j + 1)[:, None])[:, 0]
+    g0, g1 = grid.gather(-1, j[:, None])[:, 0], grid.gather(-1, (j + 1)[:, None])[:, 0]
+    denom = v0 - v1
+    frac = torch.where(denom != 0, v0 / torch.where(denom != 0, denom, torch.ones_like(denom)), torch.zeros_like(v0))
+    root = g0 + frac.clamp(0.0, 1.0) * (g1 - g0)
+    return torch.where(has, root, torch.full_like(root, float("nan")))
+
+
 def _fit_signatures(
     x: Tensor,
     d: Tensor,
@@ -259,8 +278,14 @@ def _fit_signatures(
     at: float | Tensor | None,
     num_classes: int | None,
     strict: bool,
+    at_accuracy: float | None = None,
+    distortion_axis: bool = True,
 ) -> dict[str, Tensor]:
-    """Signatures of flattened curves ``[N, L]``; ``strict=False`` turns per-curve failures into NaN."""
+    """Signatures of flattened curves ``[N, L]``; ``strict=False`` turns per-curve failures into NaN.
+
+    ``at_accuracy``: read β and κ where the fit reaches that accuracy: ``x* = 1 − a`` on the distortion axis
+    (``distortion_axis=True``), else where the accuracy-vs-x fit (``1 − d``, same method) first reaches ``a``.
+    """
     n = x.shape[0]
     nan = torch.full((n,), float("nan"), dtype=torch.float64, device=x.device)
     distinct = _num_distinct(x)
@@ -272,7 +297,27 @@ def _fit_signatures(
             f" (got {int(distinct.min())} distinct out of {x.shape[-1]})"
         )
     lo, hi = x.min(-1).values, x.max(-1).values
-    if at is None:
+    if at_accuracy is not None:
+        if distortion_axis:
+            at_t = torch.full((n,), 1.0 - float(at_accuracy), dtype=torch.float64, device=x.device)
+        else:
+            at_t = nan.clone()
+            if bool(ok.any()):
+                idx = ok.nonzero().squeeze(-1)
+                at_t[idx] = _accuracy_crossing(x[idx], 1.0 - d[idx], method, float(at_accuracy))
+            if strict and bool(torch.isnan(at_t).any()):
+                raise ValueError(
+                    f"the fitted accuracy-vs-severity curve never reaches at_accuracy={at_accuracy} inside the observed"
+                    f" range (observed accuracy {float((1 - d).min()):.4g} .. {float((1 - d).max()):.4g})"
+                )
+        outside = ~((at_t >= lo - 1e-12) & (at_t <= hi + 1e-12))
+        if strict and bool(outside.any()):
+            raise ValueError(
+                f"at_accuracy={at_accuracy} gives x*={at_t[outside][0].item():.6g}, outside the observed x range"
+                f" [{lo[outside][0].item():.6g}, {hi[outside][0].item():.6g}]"
+            )
+        ok = ok & ~outside
+    elif at is None:
         at_t = (lo + hi) / 2
     else:
         at_t = torch.broadcast_to(torch.as_tensor(at, dtype=torch.float64, device=x.device).reshape(-1), (n,)).clone()
@@ -284,14 +329,20 @@ def _fit_signatures(
                 f" [{lo[outside][0].item()}, {hi[outside][0].item()}]"
             )
         ok = ok & ~outside
-    out = {k: nan.clone() for k in ("beta", "kappa", "auc", "secant_slope", "excess_rate")}
+    keys = ("beta", "beta_normalized", "kappa", "curvature", "auc", "secant_slope", "excess_rate")
+    out = {k: nan.clone() for k in keys}
+    norm = math.log2(num_classes) if num_classes is not None and num_classes > 1 else 1.0
     if bool(ok.any()):
         idx = ok.nonzero().squeeze(-1)
         fit = _FITS[method](x[idx], r[idx])
         _, f1, f2 = fit.derivs(at_t[idx])
+        width = (hi - lo)[idx]
+        g1 = f1 * width / norm  # slope in normalised coordinates: x in [0, 1], rate / log2 C
+        g2 = f2 * width * width / norm
         out["beta"][idx] = -f1
-        out["kappa"][idx] = f2 / (1 + f1 * f1) ** 1.5
-        norm = math.log2(num_classes) if num_classes is not None and num_classes > 1 else 1.0
+        out["beta_normalized"][idx] = -g1
+        out["curvature"][idx] = f2
+        out["kappa"][idx] = g2 / (1 + g1 * g1) ** 1.5
         out["auc"][idx] = fit.mean_height() / norm
     order = x.argsort(dim=-1, stable=True)
     xs, rs = x.gather(-1, order), r.gather(-1, order)
@@ -311,14 +362,19 @@ def rd_signatures(
     axis_values: Tensor | None = None,
     num_classes: int | None = None,
     strict: bool = True,
+    at_accuracy: float | None = None,
 ) -> dict[str, Tensor]:
     r"""Slope, curvature, area and excess rate of the frontier through ``(x_ℓ, R_ℓ)`` points.
 
     .. math::
-        \beta = -\hat R'(x^*),\qquad \kappa = \frac{\hat R''(x^*)}{(1 + \hat R'(x^*)^2)^{3/2}},\qquad
+        \beta = -\hat R'(x^*),\qquad \kappa = \frac{\hat r''(u^*)}{(1 + \hat r'(u^*)^2)^{3/2}},\qquad
         \mathrm{AUC} = \frac{1}{(x_{max}-x_{min})\log_2 C}\int_{x_{min}}^{x_{max}} \hat R(x)\,dx
 
-    ``κ`` is the signed curvature (positive for a convex frontier). See the module docstring for each ``method``.
+    with ``u = (x − x_min)/(x_max − x_min)`` and ``r = R / log2 C`` (normalised coordinates: ``κ`` is unit-free, the
+    same for any affine rescaling of ``x`` and any unit of the rate; ``log2 C`` is replaced by 1 when ``num_classes``
+    is None). ``κ`` is signed (positive for a convex frontier). ``curvature`` is the raw second derivative
+    ``R̂''(x*)`` (bits per unit x²) and ``beta_normalized`` the slope in the normalised coordinates
+    ``−r̂'(u*) = β (x_max − x_min) / log2 C``. See the module docstring for each ``method``.
 
     Args:
         distortion: ``[..., L]`` distortions ``D_ℓ`` (leading dims = independent curves, e.g. bootstrap replicates).
@@ -330,10 +386,14 @@ def rd_signatures(
         num_classes: ``C``; normalises ``auc`` by ``log2 C`` and enables ``excess_rate`` (NaN otherwise).
         strict: if ``False``, a curve whose frontier is undefined (too few distinct x, ``at`` outside its range)
             gets NaN ``beta`` / ``kappa`` / ``auc`` instead of raising.
+        at_accuracy: read β and κ where the frontier reaches accuracy ``a`` instead of at ``at``: on the distortion
+            axis (``axis_values`` None) ``x* = 1 − a``; with ``axis_values`` the x where the accuracy-vs-x curve
+            ``1 − D``, fitted with the same ``method``, first reaches ``a`` (scanning from the low end of the range).
 
     Returns:
-        dict of float64 tensors shaped like the batch dims: ``beta`` (bits per unit x), ``kappa``, ``auc``,
-        ``secant_slope``, ``excess_rate`` (bits) and ``at`` (the reference point used).
+        dict of float64 tensors shaped like the batch dims: ``beta`` (bits per unit x), ``beta_normalized``,
+        ``kappa`` (unit-free), ``curvature`` (bits per unit x²), ``auc``, ``secant_slope``, ``excess_rate`` (bits)
+        and ``at`` (the reference point used).
 
     Raises:
         ValueError: fewer than 3 points, shape mismatch, NaN/inf, too few distinct x, ``at`` outside the range,
@@ -344,8 +404,11 @@ def rd_signatures(
         >>> D = torch.tensor([0.1, 0.3, 0.5, 0.7])
         >>> R = 2.0 - 4.0 * D + 3.0 * D**2  # exact quadratic: R' = -4 + 6D, R'' = 6
         >>> s = rd_signatures(D, R, at=0.5)
-        >>> round(float(s["beta"]), 4), round(float(s["kappa"]), 4)  # β = 1; κ = 6 / (1 + 1)^1.5
-        (1.0, 2.1213)
+        >>> round(float(s["beta"]), 4), round(float(s["curvature"]), 4)  # β = −R'(0.5) = 1, R'' = 6
+        (1.0, 6.0)
+        >>> # κ in normalised coordinates (x range 0.6, no class count: rate unit 1): r' = −0.6, r'' = 6 · 0.36
+        >>> round(float(s["kappa"]), 4) == round(6 * 0.36 / (1 + 0.36) ** 1.5, 4)
+        True
     """
     if method not in _METHODS:
         raise ValueError(f"`method` must be one of {_METHODS}, got {method!r}")
@@ -359,8 +422,18 @@ def rd_signatures(
     at_flat = at
     if isinstance(at, Tensor):
         at_flat = torch.broadcast_to(at.to(torch.float64), batch).reshape(-1)
+    if at_accuracy is not None:
+        _check_at_accuracy(at, at_accuracy)
     out = _fit_signatures(
-        x.reshape(-1, length), d.reshape(-1, length), r.reshape(-1, length), method, at_flat, num_classes, strict
+        x.reshape(-1, length),
+        d.reshape(-1, length),
+        r.reshape(-1, length),
+        method,
+        at_flat,
+        num_classes,
+        strict,
+        at_accuracy=at_accuracy,
+        distortion_axis=axis_values is None,
     )
     return {k: v.reshape(batch) for k, v in out.items()}
 
@@ -372,139 +445,19 @@ def _frontier_curve(x: Tensor, rate: Tensor, method: str, num: int = 200) -> tup
     return grid, fit.values(grid[None])[0]
 
 
-def rate_distortion_signature(
-    confmats: Tensor,
-    *,
-    conditions: Tensor | None = None,
-    prior: PriorType = "uniform",
-    correction: CorrectionType = "miller_madow",
-    method: MethodType = "quadratic",
-    at: float | None = None,
-    axis_values: Tensor | None = None,
-    n_bootstrap: int = 0,
-    ci: float = 0.95,
-    seed: int = 0,
-    ci_method: Literal["percentile", "basic"] = "basic",
-    strict: bool = True,
-) -> dict[str, Tensor]:
-    r"""Rate–distortion signature of one system from its per-condition confusion matrices.
-
-    For each condition ``ℓ``: ``D_ℓ`` (Hamming, abstain = error), the plug-in rate and the rate with
-    ``correction`` (clipped to ``[0, log2 C]``); then :func:`rd_signatures` on ``(x_ℓ, R_ℓ)`` with the corrected
-    rate, ``x = D`` or ``x = axis_values``. With ``n_bootstrap > 0`` every confusion-matrix row is resampled
-    (:func:`~rdmetrics.functional.bootstrap_confmat`), the whole pipeline is rerun per replicate (vectorised) and
-    bootstrap intervals are reported: by default (``ci_method="basic"``) the reverse-percentile interval
-    ``[2θ̂ − q_{1−α/2}, 2θ̂ − q_{α/2}]`` of the replicate values ``θ*``, which corrects the shift of the bootstrap
-    distribution caused by the finite-sample bias of the MI estimate (that bias grows under resampling: with 10
-    trials per class the bootstrap mean rate exceeds the estimate by 0.03–0.27 bits on model-vs-human, and the plain
-    percentile interval ``[q_{α/2}, q_{1−α/2}]`` (``ci_method="percentile"``) then often excludes its own estimate).
-    Replicates where a fit is undefined (e.g. ``at`` outside their range) are skipped (NaN-aware quantiles).
-    ``{key}_bias`` reports the bootstrap bias estimate ``mean(θ*) − θ̂`` (when it is large compared with the
-    interval width, the estimate itself is dominated by finite-sample bias). This is the functional
-    twin of :class:`rdmetrics.RateDistortionSignature`.
-
-    Args:
-        confmats: counts ``[L, C, K]`` (``K = C`` or ``C + 1`` with an abstain column), one matrix per condition.
-        conditions: optional ``[L]`` severity values, returned as ``"conditions"`` (default ``0..L-1``).
-        prior: ``"uniform"``, ``"empirical"`` or a ``[C]`` tensor.
-        correction: rate estimator used for the frontier, ``"miller_madow"`` (default) or ``"none"``.
-        method: frontier fit (see :func:`rd_signatures`).
-        at: reference point ``x*`` (default: midpoint of the observed range).
-        axis_values: ``[L]`` x-coordinates instead of ``D`` (e.g. ``conditions`` for a severity axis).
-        n_bootstrap: number of bootstrap replicates (0 = no intervals).
-        ci: confidence level of the intervals.
-        seed: bootstrap seed.
-        ci_method: ``"basic"`` (default; bias-corrected reverse percentile) or ``"percentile"``.
-        strict: if ``False`` (for monitoring, e.g. early training epochs): an undefined frontier (e.g. the same error
-            at every level) gives NaN ``beta`` / ``kappa`` / ``auc`` instead of raising, and a class with no
-            samples in some condition is dropped from the uniform prior of that condition with a warning
-            (``empty_rows="drop"``) instead of raising. A condition with no samples at all still raises.
-
-    Returns:
-        dict of float64 tensors: ``rate [L]`` (bits, corrected), ``rate_plugin [L]``, ``distortion [L]``,
-        ``accuracy [L]`` (``1 − D``: prior-weighted accuracy), ``bound [L]`` (Hamming bound at ``D``),
-        ``num_samples [L]``, ``conditions [L]``, scalars ``beta``, ``kappa``, ``auc``, ``secant_slope``,
-        ``excess_rate``, ``at``; with ``n_bootstrap > 0`` also ``beta_ci``, ``kappa_ci``, ``auc_ci``,
-        ``secant_slope_ci``, ``excess_rate_ci`` (each ``[2]`` = low, high), the matching ``*_bias`` (bootstrap bias
-        estimates) and ``beta_se`` (bootstrap std).
-
-    Example:
-        >>> import torch
-        >>> eps = torch.tensor([0.05, 0.2, 0.4, 0.6])  # 4-class symmetric channels, error rates eps
-        >>> cms = torch.stack([(1 - e) * 100 * torch.eye(4) + e * 100 / 3 * (1 - torch.eye(4)) for e in eps])
-        >>> out = rate_distortion_signature(cms.round().long(), correction="none")
-        >>> [round(v, 2) for v in out["distortion"].tolist()]
-        [0.05, 0.2, 0.4, 0.6]
-        >>> round(float(out["beta"]), 2) > 0
-        True
-    """
-    from rdmetrics.functional.information import _check_confmat
-
-    cm = _check_confmat(confmats, "confmats")
-    if cm.ndim != 3:
-        raise ValueError(f"`confmats` must be [L, C, K] (one matrix per condition), got shape {tuple(cm.shape)}")
-    num_conditions, num_classes = cm.shape[0], cm.shape[1]
-    if num_conditions < 3:
-        raise ValueError(f"a frontier needs at least 3 conditions, got {num_conditions}")
-    if not (0.0 < float(ci) < 1.0):
-        raise ValueError(f"`ci` must lie in (0, 1), got {ci!r}")
-    if ci_method not in ("basic", "percentile"):
-        raise ValueError(f"`ci_method` must be 'basic' or 'percentile', got {ci_method!r}")
-    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int) or n_bootstrap < 0:
-        raise ValueError(f"`n_bootstrap` must be an integer >= 0, got {n_bootstrap!r}")
-    empty = cm.sum(dim=(-2, -1)) <= 0
-    if bool(empty.any()):
-        raise ValueError(f"condition {int(empty.nonzero()[0])} is empty (no samples): every condition needs data")
-    if conditions is None:
-        cond = torch.arange(num_conditions, dtype=torch.float64, device=cm.device)
-    else:
-        cond = torch.as_tensor(conditions, dtype=torch.float64, device=cm.device).reshape(-1)
-        if cond.numel() != num_conditions:
-            raise ValueError(f"`conditions` must have {num_conditions} entries, got {cond.numel()}")
-    empty_rows = "raise"
-    if not strict:
-        missing = (cm.sum(-1) == 0).nonzero().tolist()
-        if missing:
-            empty_rows = "drop"
-            rank_zero_warn(
-                f"{len(missing)} (condition, class) pairs have no samples (e.g. condition {missing[0][0]}, class"
-                f" {missing[0][1]}); their classes are dropped from that condition's prior"
-            )
-    dist, rate = rate_distortion_points(cm, prior=prior, correction=correction, empty_rows=empty_rows)
-    rate_plugin = (
-        rate
-        if correction == "none"
-        else rate_distortion_points(cm, prior=prior, correction="none", empty_rows=empty_rows)[1]
-    )
-    nc = num_classes if num_classes >= 2 else None
-    sig = rd_signatures(dist, rate, method=method, at=at, axis_values=axis_values, num_classes=nc, strict=strict)
-    out: dict[str, Tensor] = {
-        "rate": rate,
-        "rate_plugin": rate_plugin,
-        "distortion": dist,
-        "accuracy": 1.0 - dist,
-        "bound": hamming_rd_bound(dist.clamp(0.0, 1.0), num_classes) if nc else torch.zeros_like(dist),
-        "num_samples": cm.sum(dim=(-2, -1)),
-        "conditions": cond,
-        **sig,
-    }
-    if n_bootstrap > 0:
-        boot = bootstrap_confmat(cm, n_bootstrap, seed)
-        b_dist, b_rate = rate_distortion_points(boot, prior=prior, correction=correction, empty_rows=empty_rows)
-        x = (
-            b_dist
-            if axis_values is None
-            else torch.broadcast_to(torch.as_tensor(axis_values, dtype=torch.float64, device=cm.device), b_dist.shape)
-        )
-        b_sig = _fit_signatures(x, b_dist, b_rate, method, at, nc, strict=False)
-        qs = torch.tensor([(1 - ci) / 2, (1 + ci) / 2], dtype=torch.float64, device=cm.device)
-        for key in ("beta", "kappa", "auc", "secant_slope", "excess_rate"):
-            q = torch.nanquantile(b_sig[key], qs)
-            out[f"{key}_ci"] = q if ci_method == "percentile" else basic_interval(out[key], q)
-            out[f"{key}_bias"] = b_sig[key].nanmean() - out[key]
-        finite = b_sig["beta"][~torch.isnan(b_sig["beta"])]
-        out["beta_se"] = finite.std() if finite.numel() > 1 else torch.tensor(float("nan"), dtype=torch.float64)
-    return out
+def _check_at_accuracy(at: object, at_accuracy: object) -> None:
+    if at is not None:
+        raise ValueError("pass either `at` (an x value) or `at_accuracy` (an accuracy), not both")
+    if isinstance(at_accuracy, bool) or not isinstance(at_accuracy, (int, float)) or not 0.0 <= at_accuracy <= 1.0:
+        raise ValueError(f"`at_accuracy` must be a number in [0, 1], got {at_accuracy!r}")
 
 
-__all__ = ["rate_distortion_signature", "rd_signatures"]
+def __getattr__(name: str) -> object:  # the RD functional moved to rdmetrics.functional.rate_distortion
+    if name == "rate_distortion_signature":
+        from rdmetrics.functional.rate_distortion import rate_distortion_signature
+
+        return rate_distortion_signature
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["rd_signatures"]
