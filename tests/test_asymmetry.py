@@ -438,3 +438,73 @@ def test_asymmetry_shifts_the_rd_frontier(strength: float) -> None:
 
     lib = rd_signatures(torch.from_numpy(d), torch.from_numpy(r_sparse), at=0.5)
     assert float(lib["beta"]) == pytest.approx(b_sparse, rel=1e-9)
+
+
+# ------------------------------------------------------------------------------------------------- human-likeness
+
+
+def test_human_likeness_matches_numpy() -> None:
+    from rdmetrics.datasets import human_likeness
+
+    rng = np.random.default_rng(3)
+    keys = ["beta", "kappa", "auc", "asymmetry", "top1_error_share"]
+    subjects = [f"s{i}" for i in range(5)]
+    sigs = {o: {k: float(rng.normal(size=1)[0] * (i + 1)) for i, k in enumerate(keys)} for o in [*subjects, "m1", "m2"]}
+    sigs["m2"]["kappa"] = math.nan  # a missing signature is left out of the distance
+    out = human_likeness(sigs, subjects)
+    mat = np.array([[sigs[s][k] for k in keys] for s in subjects])
+    mean, sd = mat.mean(0), mat.std(0, ddof=1)
+    for m in ("m1", "m2"):
+        z = (np.array([sigs[m][k] for k in keys]) - mean) / sd
+        for k, zk in zip(keys, z):
+            assert out[m]["z"][k] == pytest.approx(zk, rel=1e-12, nan_ok=True)
+        finite = z[np.isfinite(z)]
+        assert out[m]["distance"] == pytest.approx(np.sqrt((finite**2).mean()), rel=1e-12)
+        assert out[m]["n"] == finite.size
+    for i, s in enumerate(subjects):  # leave-one-out
+        rest = np.delete(mat, i, axis=0)
+        z = (mat[i] - rest.mean(0)) / rest.std(0, ddof=1)
+        assert out[s]["distance"] == pytest.approx(np.sqrt((z**2).mean()), rel=1e-12)
+        assert out[s]["leave_one_out"] is True
+    np.testing.assert_allclose([out["_subjects"]["sd"][k] for k in keys], sd, rtol=1e-12)
+    # zero subject spread: no z for that signature
+    flat = {s: {"beta": 1.0, "auc": float(i)} for i, s in enumerate(subjects)} | {"m": {"beta": 2.0, "auc": 9.0}}
+    res = human_likeness(flat, subjects, keys=["beta", "auc"])
+    assert math.isnan(res["m"]["z"]["beta"]) and res["m"]["n"] == 1
+    with pytest.raises(ValueError, match="at least 2"):
+        human_likeness(sigs, ["s0"])
+    with pytest.raises(ValueError, match="no signatures"):
+        human_likeness(sigs, ["s0", "nobody"])
+
+
+def test_error_weighted_asymmetry_and_experiment_signatures() -> None:
+    from types import SimpleNamespace
+
+    from rdmetrics.datasets.human_likeness import error_weighted_asymmetry, experiment_signatures
+    from rdmetrics.functional import rate_distortion_signature
+
+    rng = np.random.default_rng(9)
+    levels = 4
+    conf = {}
+    for o, tilt in [("s1", 0.1), ("s2", 0.2), ("s3", 0.15), ("m", 0.9)]:
+        cms = []
+        for lev in range(levels):
+            acc = 0.9 - 0.2 * lev
+            q = simulate_asymmetric_channel(6, acc, "sparse", strength=tilt).numpy()
+            cms.append(np.stack([rng.multinomial(20, row) for row in q]))
+        conf[o] = torch.from_numpy(np.stack(cms))
+    ew = error_weighted_asymmetry(conf["m"])
+    refs = [ref_asymmetry(c) for c in conf["m"].numpy()]
+    w = np.array([r["error_rate"] for r in refs])
+    assert ew["asymmetry"] == pytest.approx(float((w * [r["asymmetry"] for r in refs]).sum() / w.sum()), rel=1e-12)
+    exp = SimpleNamespace(
+        name="toy", models=("m",), subjects=("s1", "s2", "s3"), conditions=tuple("abcd"), confmat=conf.__getitem__
+    )
+    sig = experiment_signatures(exp, method="quadratic")["m"]
+    dists = {o: 1 - (c.numpy().diagonal(axis1=1, axis2=2).sum(1) / c.numpy().sum((1, 2))) for o, c in conf.items()}
+    lo, hi = max(d.min() for d in dists.values()), min(d.max() for d in dists.values())
+    assert sig["m"]["_at"] == pytest.approx((lo + hi) / 2, rel=1e-12)
+    for o in ("s1", "m"):
+        rd = rate_distortion_signature(conf[o], at=(lo + hi) / 2, method="quadratic")
+        assert sig[o]["beta"] == pytest.approx(float(rd["beta"]), rel=1e-10)
+        assert sig[o]["asymmetry"] == pytest.approx(error_weighted_asymmetry(conf[o])["asymmetry"], rel=1e-12)
