@@ -4,6 +4,7 @@
 * :func:`mvh_benchmark` / :func:`write_benchmark`: the toolbox's benchmark tables, reproduced exactly;
 * :func:`shape_bias` / :func:`write_shape_bias`: shape bias of every observer on cue-conflict;
 * :func:`mvh_human_likeness` / :func:`human_likeness`: standardised distance of models' signatures to the subjects;
+* :func:`evaluate_model_on_stimuli`: your own classifier over the stimuli -> a raw-data CSV the above accept.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from rdmetrics.datasets.model_vs_human import (
     default_mvh_dir,
     load_model_vs_human,
 )
+from rdmetrics.datasets.own_model import evaluate_model_on_datasets, evaluate_model_on_stimuli
 
 __all__ = [
     "CATEGORIES",
@@ -47,6 +49,8 @@ __all__ = [
     "ShapeBiasResult",
     "TrialTable",
     "default_mvh_dir",
+    "evaluate_model_on_datasets",
+    "evaluate_model_on_stimuli",
     "format_leaderboards",
     "human_likeness",
     "load_model_vs_human",
