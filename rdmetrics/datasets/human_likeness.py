@@ -155,7 +155,8 @@ def experiment_signatures(
         models: models to score (default ``exp.models``).
         subjects: individual subjects (default ``exp.subjects``).
         **rd_kwargs: passed to :func:`rdmetrics.functional.rate_distortion_signature` (e.g. ``method``,
-            ``correction``); ``at`` is set per model.
+            ``correction``, ``axis``); on the distortion axis ``at`` is set per model (matched D*), on the severity
+            axis every observer is read at the midpoint of the common severity range.
 
     Returns:
         model -> {observer (the model and each subject) -> {signature -> value}}; the RD signatures are NaN when the
@@ -180,12 +181,15 @@ def experiment_signatures(
         lo = max(min(dist[o]) for o in group)
         hi = min(max(dist[o]) for o in group)
         at = (lo + hi) / 2 if hi > lo and len(exp.conditions) >= 3 else None
+        if rd_kwargs.get("axis") == "severity" and len(exp.conditions) >= 3:
+            at = None  # every observer shares the severity axis: the default midpoint is already common
         sig: dict[str, dict[str, float]] = {}
         for o in group:
             rd = {"beta": math.nan, "kappa": math.nan, "auc": math.nan}
-            if at is not None:
+            if at is not None or (rd_kwargs.get("axis") == "severity" and len(exp.conditions) >= 3):
                 try:
-                    res = _rd(rate_distortion_signature, exp.confmat(o), at, rd_kwargs)
+                    extra = {"conditions": list(exp.conditions)} if rd_kwargs.get("axis") == "severity" else {}
+                    res = _rd(rate_distortion_signature, exp.confmat(o), at, rd_kwargs | extra)
                     rd = {k: float(res[k]) for k in rd}
                 except ValueError as err:
                     warnings.warn(f"{exp.name}/{o}: no RD signatures ({' '.join(str(err).split())})", stacklevel=2)
@@ -195,11 +199,12 @@ def experiment_signatures(
     return out
 
 
-def _rd(fn: Any, cm: torch.Tensor, at: float, kwargs: dict[str, Any]) -> dict[str, Any]:
+def _rd(fn: Any, cm: torch.Tensor, at: float | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    kw = dict(kwargs) | ({"at": at} if at is not None else {})
     try:
-        return fn(cm, at=at, **kwargs)
+        return fn(cm, **kw)
     except TypeError:  # an RD functional without the null-floor option
-        return fn(cm, at=at, **{k: v for k, v in kwargs.items() if k != "n_null"})
+        return fn(cm, **{k: v for k, v in kw.items() if k != "n_null"})
 
 
 def mvh_human_likeness(
