@@ -10,12 +10,19 @@ import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
 
-from rdmetrics.functional.generative import _check_pre_inputs, _precision_recall_entropy_compute
+from rdmetrics.functional.generative import (
+    _check_pre_inputs,
+    _precision_recall_entropy_compute,
+    _precision_recall_entropy_distributed,
+)
 from rdmetrics.utilities.checks import _check_finite, _check_positive_int
 from rdmetrics.utilities.data import _cat_rows, _flatten_rows
+from rdmetrics.utilities.forward import BatchValueForwardMixin
+
+_FEATURE_STATES = ("real_features", "fake_features")
 
 
-class PrecisionRecallEntropy(Metric):
+class PrecisionRecallEntropy(BatchValueForwardMixin, Metric):
     r"""Information-theoretic precision / recall of a generative model from real and generated features.
 
     Accumulates real and generated features (or images passed through ``feature``) and computes, in nats, the
@@ -37,6 +44,20 @@ class PrecisionRecallEntropy(Metric):
     (like torchmetrics' KID), so expect ``(N + M) x d x 8`` bytes. Per-sample outputs follow the state order: update
     order on one process, rank order after DDP sync, incoming rows first after ``merge_state``.
 
+    **DDP.** ``compute()`` splits the kNN work across the ranks (each takes about ``1/W`` of the distance
+    evaluations; lists are merged exactly, so the result equals one process on the same data, in rank order) and
+    every rank returns the same value. It is collective: call it on every rank. Two modes:
+
+    * ``gather_features=True`` (default): torchmetrics gathers every feature to every rank before ``compute``
+      (memory ``(N + M) d`` per rank); fastest.
+    * ``gather_features=False``: features stay on the rank that saw them; during ``compute`` each rank's block is
+      broadcast to the others in turn (``torch.distributed.broadcast``), so a rank holds its own ``(N + M) d / W``
+      rows plus one other rank's block. Use it when the gathered features do not fit in one device's memory.
+
+    ``forward`` (``metric(x, real)``) adds the batch to the global state and returns the value of the batch alone
+    when the batch has more than ``k`` real and more than ``k`` generated samples, otherwise ``None``. Empty batches
+    are no-ops.
+
     Args:
         k: neighbour order (default 5); ``compute`` needs more than ``k`` samples of each kind.
         feature: optional ``nn.Module`` mapping a batch of inputs to ``[B, d]`` features (e.g.
@@ -48,6 +69,8 @@ class PrecisionRecallEntropy(Metric):
         return_per_sample: also return per-sample terms (see
             :func:`rdmetrics.functional.precision_recall_entropy`).
         block_size: rows per GEMM block of the kNN engine (``None``: automatic, about 16 MiB per block on CPU).
+        gather_features: under DDP, gather all features to every rank before ``compute`` (``True``) or keep them
+            sharded and stream blocks between ranks (``False``); same result, see above.
         kwargs: torchmetrics ``Metric`` keyword arguments.
 
     Example:
@@ -80,10 +103,15 @@ class PrecisionRecallEntropy(Metric):
         prdc: bool = True,
         return_per_sample: bool = False,
         block_size: int | None = None,
+        gather_features: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.k = _check_positive_int(k, "k")
+        if not isinstance(gather_features, bool):
+            raise ValueError(f"`gather_features` must be a bool, got {gather_features!r}")
+        self.gather_features = gather_features
+        self._forward_active = False
         if feature is not None and not isinstance(feature, nn.Module):
             raise TypeError(f"`feature` must be an nn.Module or None, got {type(feature).__name__}")
         if not isinstance(reset_real_features, bool):
@@ -127,6 +155,8 @@ class PrecisionRecallEntropy(Metric):
         """
         if not isinstance(x, Tensor):
             raise TypeError(f"`x` must be a torch.Tensor, got {type(x).__name__}")
+        if x.ndim >= 1 and x.shape[0] == 0 and not x.is_meta:
+            return  # an empty batch is a no-op
         if self.feature is not None:
             with torch.no_grad():
                 x = self.feature(x)
@@ -163,15 +193,61 @@ class PrecisionRecallEntropy(Metric):
         width = int(self.num_features)
         real = _cat_rows(self.real_features, width, self.dtype)
         fake = _cat_rows(self.fake_features, width, self.dtype)
+        real = real if real.numel() else real.to(self.device)  # an empty rank's placeholder lives on the CPU
+        fake = fake if fake.numel() else fake.to(self.device)
+        if width == 0:  # nothing stored on any rank
+            raise ValueError("no real samples: the real state is empty, call update(x, real=True) first")
+        if self._is_synced and _world_size(self.process_group) > 1:
+            # collective: every rank takes its share of the kNN work (see the class docstring)
+            return _precision_recall_entropy_distributed(
+                real,
+                fake,
+                self.k,
+                self.prdc,
+                self.return_per_sample,
+                self.block_size,
+                self.gather_features,
+                self.process_group,
+            )
         for rows, name, flag in ((real, "real", "True"), (fake, "fake", "False")):
             if rows.shape[0] == 0:
                 raise ValueError(f"no {name} samples: the {name} state is empty, call update(x, real={flag}) first")
         k = _check_pre_inputs(real, fake, self.k)
         return _precision_recall_entropy_compute(real, fake, k, self.prdc, self.return_per_sample, self.block_size)
 
+    def _sync_dist(self, dist_sync_fn: Any = None, process_group: Any = None) -> None:
+        """Sync the states; with ``gather_features=False`` the feature lists stay local (compute streams them)."""
+        if self.gather_features:
+            super()._sync_dist(dist_sync_fn, process_group)
+            return
+        reductions = self._reductions
+        self._reductions = {key: fn for key, fn in reductions.items() if key not in _FEATURE_STATES}
+        try:
+            super()._sync_dist(dist_sync_fn, process_group)
+        finally:
+            self._reductions = reductions
+
+    def _batch_value_defined(self, x: Any = None, real: Any = None, *args: Any, **kwargs: Any) -> bool:
+        """``forward`` returns a value only for a batch with more than ``k`` real and ``k`` generated samples."""
+        if not isinstance(x, Tensor) or x.ndim == 0 or x.is_meta:
+            return True  # let update() raise
+        rows = int(x.shape[0])
+        if isinstance(real, Tensor) and real.dtype == torch.bool and real.shape == (rows,):
+            n_real = int(real.sum())
+            return n_real > self.k and rows - n_real > self.k
+        return not isinstance(real, bool)  # a one-kind batch has no value; anything else: update() raises
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Add the batch to the state; return the batch's own value (see the class docstring) or ``None``."""
+        self._forward_active = True  # reset() inside forward must clear the real features too (batch-only value)
+        try:
+            return super().forward(*args, **kwargs)
+        finally:
+            self._forward_active = False
+
     def reset(self) -> None:
         """Reset the states; with ``reset_real_features=False`` the real features are kept."""
-        if not self.reset_real_features:
+        if not self.reset_real_features and not self._forward_active:
             real_features = deepcopy(self.real_features)
             num_features = deepcopy(self.num_features)
             super().reset()
@@ -197,6 +273,12 @@ class PrecisionRecallEntropy(Metric):
 
         val = scalars(val) if isinstance(val, dict) else [scalars(v) for v in val]
         return self._plot(val, ax)
+
+
+def _world_size(group: Any) -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size(group) if dist.is_available() and dist.is_initialized() else 1
 
 
 __all__ = ["PrecisionRecallEntropy"]

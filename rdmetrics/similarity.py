@@ -16,6 +16,7 @@ from rdmetrics.functional.similarity import (
     _cka_ratio,
     _features,
     _knn_jaccard_compute,
+    _knn_jaccard_distributed,
     _linear_cka_compute,
     _linear_cka_update,
     _merge_cka_states,
@@ -232,7 +233,7 @@ class LinearCKA(BatchValueForwardMixin, Metric):
         return self._plot(val, ax)
 
 
-class KNNJaccardSimilarity(Metric):
+class KNNJaccardSimilarity(BatchValueForwardMixin, Metric):
     r"""Mean Jaccard overlap (and mutual-kNN score) of each input's k nearest neighbours in two representations.
 
     .. math::
@@ -248,11 +249,21 @@ class KNNJaccardSimilarity(Metric):
     (memory ``O(block_size x N)``, no ``N x N`` matrix). A padding ``DistributedSampler`` duplicates inputs, and a
     duplicate is its copy's nearest neighbour: use unpadded shards.
 
+    **DDP.** ``compute()`` splits the kNN work across the ranks and merges the neighbour lists exactly (same
+    result as one process on the rank-ordered data); it is collective, every rank returns the value. With
+    ``gather_features=False`` the features stay on their rank and blocks are broadcast in turn during ``compute``
+    (a rank holds its own rows plus one other rank's block instead of all ``N (d_a + d_b)`` values).
+    Features are rescaled by a power of two before the search (exact), so scales like ``1e200`` or ``1e-200`` are
+    safe. ``forward`` (``metric(x, y)``) adds the batch and returns the value of the batch alone when it has more
+    than ``k`` inputs, otherwise ``None``; an empty batch is a no-op.
+
     Args:
         k: neighbours per input (``k < N`` at compute time).
         metric: ``"cosine"`` (default, as rob-univ and ReSi) or ``"euclidean"``.
         center: subtract each representation's column means before the search (rob-univ: True; ReSi: False).
         block_size: rows per kNN block (memory knob).
+        gather_features: under DDP, gather all features to every rank before ``compute`` (``True``) or keep them
+            on their rank and stream blocks (``False``); same result.
         kwargs: forwarded to :class:`torchmetrics.Metric`.
 
     ``compute()`` returns a dict of float64 scalars ``jaccard`` and ``mutual_knn``.
@@ -279,10 +290,14 @@ class KNNJaccardSimilarity(Metric):
         metric: Literal["cosine", "euclidean"] = "cosine",
         center: bool = False,
         block_size: int | None = None,
+        gather_features: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.k = _check_positive_int(k, "k")
+        if not isinstance(gather_features, bool):
+            raise ValueError(f"`gather_features` must be a bool, got {gather_features!r}")
+        self.gather_features = gather_features
         if metric not in ("cosine", "euclidean"):
             raise ValueError(f"`metric` must be 'cosine' or 'euclidean', got {metric!r}")
         self.metric = metric
@@ -300,6 +315,8 @@ class KNNJaccardSimilarity(Metric):
 
     def update(self, x: Tensor, y: Tensor) -> None:
         """Add a batch of paired features ``x`` ``[B, d_a]`` (model a) and ``y`` ``[B, d_b]`` (model b)."""
+        if _empty_pair(x, y):
+            return  # an empty batch is a no-op
         a, b = _pair(x, y)
         for name, feats, dim in (("a", a, self.dim_a), ("b", b, self.dim_b)):
             if int(dim) not in (0, feats.shape[1]):
@@ -314,10 +331,44 @@ class KNNJaccardSimilarity(Metric):
         """kNN-Jaccard and mutual-kNN of everything seen so far."""
         a = _cat_rows(self.feats_a, self.dim_a, self.dtype)
         b = _cat_rows(self.feats_b, self.dim_b, self.dtype)
+        if self._is_synced and _knn_world_size(self.process_group) > 1:
+            # collective: every rank takes its share of the kNN work (see the class docstring)
+            if int(self.dim_a) == 0:
+                raise ValueError("kNN-Jaccard: no samples seen (empty state); call update() first")
+            a = a if a.numel() else a.to(self.device)  # an empty rank's placeholder lives on the CPU
+            b = b if b.numel() else b.to(self.device)
+            return _knn_jaccard_distributed(
+                a,
+                b,
+                self.k,
+                self.metric,
+                self.center,
+                self.block_size,
+                self.gather_features,
+                self.process_group,
+            )
         if a.shape[0] == 0:
             raise ValueError("kNN-Jaccard: no samples seen (empty state); call update() first")
         a, b = _features(a, "x"), _features(b, "y")
         return _knn_jaccard_compute(a, b, self.k, self.metric, self.center, self.block_size)
+
+    def _sync_dist(self, dist_sync_fn: Any = None, process_group: Any = None) -> None:
+        """Sync the states; with ``gather_features=False`` the feature lists stay local (compute streams them)."""
+        if self.gather_features:
+            super()._sync_dist(dist_sync_fn, process_group)
+            return
+        reductions = self._reductions
+        self._reductions = {key: fn for key, fn in reductions.items() if key not in ("feats_a", "feats_b")}
+        try:
+            super()._sync_dist(dist_sync_fn, process_group)
+        finally:
+            self._reductions = reductions
+
+    def _batch_value_defined(self, x: Any = None, *args: Any, **kwargs: Any) -> bool:
+        """``forward`` returns a value only for a batch of more than ``k`` inputs."""
+        if not isinstance(x, Tensor) or x.ndim == 0 or x.is_meta:
+            return True  # let update() raise
+        return int(x.shape[0]) > self.k
 
     def plot(self, val: dict[str, Tensor] | Sequence[dict[str, Tensor]] | None = None, ax: Any = None) -> Any:
         """Plot the outputs (one value, or a sequence of values over time). Needs matplotlib.
@@ -330,6 +381,26 @@ class KNNJaccardSimilarity(Metric):
             >>> fig, ax = metric.plot()
         """
         return self._plot(val, ax)
+
+
+def _empty_pair(x: Any, y: Any) -> bool:
+    """Both inputs are tensors with zero rows (checked: floating point, matching row counts)."""
+    if not (isinstance(x, Tensor) and isinstance(y, Tensor) and x.ndim >= 1 and y.ndim >= 1):
+        return False
+    if x.is_meta or y.is_meta or (x.shape[0] and y.shape[0]):
+        return False
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"`x` and `y` must have the same number of samples, got {x.shape[0]} and {y.shape[0]}")
+    for t, name in ((x, "x"), (y, "y")):
+        if not t.is_floating_point():
+            raise TypeError(f"`{name}` must be a floating-point tensor of features, got dtype {t.dtype}")
+    return True
+
+
+def _knn_world_size(group: Any) -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size(group) if dist.is_available() and dist.is_initialized() else 1
 
 
 __all__ = ["KNNJaccardSimilarity", "LinearCKA"]

@@ -457,10 +457,70 @@ def _knn_jaccard_compute(
     if center:
         a = a - a.double().mean(0).to(a.dtype)
         b = b - b.double().mean(0).to(b.dtype)
+    # knn_within rescales its input by a power of two (exact), so scales like 1e200 / 1e-200 are handled
     _, idx_a = knn_within(a, k, metric=metric, block_size=block_size)
     _, idx_b = knn_within(b, k, metric=metric, block_size=block_size)
+    return _jaccard_from_indices(idx_a, idx_b, k)
+
+
+def _jaccard_from_indices(idx_a: Tensor, idx_b: Tensor, k: int) -> dict[str, Tensor]:
     m = _knn_overlap(idx_a, idx_b).double()
     return {"jaccard": (m / (2 * k - m)).mean(), "mutual_knn": (m / k).mean()}
+
+
+def _knn_jaccard_distributed(
+    x: Tensor,
+    y: Tensor,
+    k: int,
+    metric: str,
+    center: bool,
+    block_size: int | None,
+    gathered: bool,
+    group: object = None,
+) -> dict[str, Tensor]:
+    """Collective kNN-Jaccard with the kNN work split across the ranks of ``group`` (same result as one process).
+
+    ``gathered=True``: every rank holds all rows; ``False``: each rank holds its own rows (rank order = global
+    order; ``x`` and ``y`` rows paired) and blocks travel by broadcast. Errors depend on global facts only.
+    """
+    from rdmetrics.functional.knn import (
+        ShardedPoints,
+        _all_reduce,
+        _all_sizes,
+        _global_pow2_exponent,
+        _scale_pow2,
+        sharded_knn_within,
+    )
+
+    k = _check_positive_int(k, "k")
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"`metric` must be 'cosine' or 'euclidean', got {metric!r}")
+    dev = x.device
+    sizes = [x.shape[0]] if gathered else _all_sizes(x.shape[0], dev, group)
+    n = sum(sizes)
+    if n == 0:
+        raise ValueError("kNN-Jaccard: no samples seen (empty state); call update() first")
+    if k >= n:
+        raise ValueError(f"`k` must be smaller than the number of samples ({n}) to exclude self, got k={k}")
+    idx = []
+    for feats in (x, y):
+        if center:
+            # gathered: the same arithmetic as one process (bit-identical centring)
+            mean = feats.double().mean(0) if gathered else _all_reduce(feats.double().sum(0), "sum", group) / n
+            feats = feats - mean.to(feats.dtype)
+        e = _global_pow2_exponent([feats], dev, None if gathered else group)
+        feats = _scale_pow2(feats, e)
+        if metric == "cosine":
+            norms = feats.double().norm(dim=1, keepdim=True)
+            zero = (norms == 0).sum().reshape(1)
+            if not gathered:
+                _all_reduce(zero, "sum", group)
+            if int(zero):
+                raise ValueError(f"{int(zero)} zero feature vector(s): cosine distance is undefined")
+            feats = feats.double() / norms
+        pts = ShardedPoints.gathered(feats, group) if gathered else ShardedPoints.sharded(feats, sizes, group)
+        idx.append(sharded_knn_within(pts, k, block_size)[1])
+    return _jaccard_from_indices(idx[0], idx[1], k)
 
 
 def knn_jaccard_similarity(
