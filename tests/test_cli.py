@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,14 @@ def _np_mi_uniform(counts: np.ndarray) -> float:
     px = np.full((counts.shape[0], 1), 1.0 / counts.shape[0])
     nz = joint > 0
     return float((joint[nz] * np.log2(joint[nz] / (px * py)[nz])).sum())
+
+
+def _np_kappa(r1: float, r2: float, x: np.ndarray, num_classes: int) -> float:
+    """Unit-free curvature of a frontier with slope r1 and second derivative r2 (bits per unit x): the curvature
+    of the normalised curve r = R / log2 C against u = (x - x_min) / (x_max - x_min)."""
+    span, scale = x.max() - x.min(), np.log2(num_classes)
+    g1, g2 = r1 * span / scale, r2 * span**2 / scale
+    return g2 / (1 + g1**2) ** 1.5
 
 
 def _symmetric_counts(eps: float, c: int = 4, n: int = 120, seed: int = 0) -> np.ndarray:
@@ -87,7 +96,7 @@ def test_confusion_npy_against_numpy(npy_files, tmp_path, capsys):
     x0 = (d.min() + d.max()) / 2
     r1, r2 = a1 + 2 * a2 * x0, 2 * a2
     assert rep["signature"]["beta"] == pytest.approx(-r1, rel=1e-8)
-    assert rep["signature"]["kappa"] == pytest.approx(r2 / (1 + r1**2) ** 1.5, rel=1e-6, abs=1e-10)
+    assert rep["signature"]["kappa"] == pytest.approx(_np_kappa(r1, r2, d, 4), rel=1e-6, abs=1e-10)
     assert rep["note"] == ""
 
 
@@ -452,3 +461,289 @@ def test_validation_report_script_smoke(tmp_path):
     assert text.startswith("# Validation") and "python scripts/validation_report.py" in text
     assert "Most stable" in text and "### contrast" in text
     assert (tmp_path / "docs" / "figures" / "frontier_contrast.png").is_file()
+
+
+# ------------------------------------------------------------------------------------------- outputs: safe writes
+
+
+def _no_leftovers(folder: Path) -> None:
+    assert [p.name for p in folder.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+
+
+@pytest.fixture
+def confusion_args(npy_files):
+    files, _ = npy_files
+    return ["confusion", *files, "--json"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink-file", "symlink-dangling", "folder"])
+@pytest.mark.parametrize("command", ["confusion", "generative"])
+def test_file_output_refuses_non_regular_target(tmp_path, npy_files, capsys, kind, command):
+    files, _ = npy_files
+    np.save(tmp_path / "real.npy", np.random.default_rng(0).normal(size=(20, 3)))
+    args = ["confusion", *files] if command == "confusion" else ["generative", *[str(tmp_path / "real.npy")] * 2]
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "target"
+    if kind == "fifo":
+        os.mkfifo(target)  # stands in for /dev/null, /dev/full: opening it for writing would block or hit a device
+    elif kind == "symlink-file":
+        target.symlink_to(victim)
+    elif kind == "symlink-dangling":
+        target.symlink_to(tmp_path / "nowhere")
+    else:
+        target.mkdir()
+    for extra in ([], ["--overwrite"]):
+        assert main([*args, "--out", str(target), *extra]) == 1
+        line = _err_line(capsys)
+        assert line.startswith(f"rdmetrics {command}: error: output") and "refusing" in line
+    assert victim.read_text() == "precious"
+    assert target.is_symlink() if kind.startswith("symlink") else not target.is_symlink()
+    assert not (kind == "fifo") or stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert not (tmp_path / "nowhere").exists()
+    _no_leftovers(tmp_path)
+
+
+def test_file_output_existing_file_needs_overwrite(tmp_path, confusion_args, capsys):
+    out = tmp_path / "r.json"
+    out.write_text("old")
+    assert main([*confusion_args, "--out", str(out)]) == 1
+    assert "already exists" in _err_line(capsys) and out.read_text() == "old"
+    assert main([*confusion_args, "--out", str(out), "--overwrite"]) == 0
+    assert json.loads(out.read_text()) == json.loads(capsys.readouterr().out)
+    out.write_text("")  # an empty file holds nothing to lose
+    assert main([*confusion_args, "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["levels"]["condition"][0] == "level0"
+    _no_leftovers(tmp_path)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_output_permissions_follow_umask(tmp_path, confusion_args, capsys, umask):
+    old = os.umask(umask)
+    try:
+        assert main([*confusion_args, "--out", str(tmp_path / "r.json")]) == 0
+        _write_tiny_mvh(tmp_path / "raw")
+        assert main(["mvh", str(tmp_path / "raw"), "--n-bootstrap", "0", "--out", str(tmp_path / "res")]) == 0
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "r.json") == 0o666 & ~umask
+    assert _mode(tmp_path / "res") == 0o777 & ~umask
+    for p in (tmp_path / "res").iterdir():
+        assert _mode(p) == 0o666 & ~umask, p.name
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink-dir", "file"])
+def test_folder_output_refuses_non_folder_target(tmp_path, capsys, kind):
+    _write_tiny_mvh(tmp_path / "raw")
+    target = tmp_path / "res"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "symlink-dir":
+        target.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        target.write_text("a file")
+    assert main(["mvh", str(tmp_path / "raw"), "--out", str(target), "--overwrite"]) == 1
+    assert "not a folder" in _err_line(capsys)
+    assert list(elsewhere.iterdir()) == []
+    assert os.path.lexists(target) and (kind != "file" or target.read_text() == "a file")
+    _no_leftovers(tmp_path)
+
+
+def test_mvh_existing_folder_checked_before_work_and_replaced_whole(tmp_path, monkeypatch, capsys):
+    import rdmetrics.datasets
+
+    _write_tiny_mvh(tmp_path / "raw")
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "frontier_rotation.png").write_bytes(b"stale plot from an earlier run")
+    real_load = rdmetrics.datasets.load_model_vs_human
+    calls = []
+
+    def counting_load(*a, **k):
+        calls.append(1)
+        return real_load(*a, **k)
+
+    monkeypatch.setattr(rdmetrics.datasets, "load_model_vs_human", counting_load)
+    argv = ["mvh", str(tmp_path / "raw"), "--n-bootstrap", "0", "--out", str(out)]
+    assert main(argv) == 1
+    line = _err_line(capsys)
+    assert "not empty" in line and "use --overwrite" in line
+    assert calls == []  # refused before reading any data
+    assert main([*argv, "--overwrite"]) == 0
+    assert calls == [1]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "frontier_contrast.png",
+        "levels.csv",
+        "report.json",
+        "signatures.csv",
+    ]
+    # a later run without plots leaves no PNG of the earlier one behind
+    assert main([*argv, "--overwrite", "--no-plots"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["levels.csv", "report.json", "signatures.csv"]
+    _no_leftovers(tmp_path)
+    # an empty folder is fine without --overwrite
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["mvh", str(tmp_path / "raw"), "--n-bootstrap", "0", "--out", str(empty), "--no-plots"]) == 0
+    assert (empty / "report.json").is_file()
+
+
+@pytest.mark.parametrize("fail_in", ["csv", "plot"])
+@pytest.mark.parametrize("existing", [False, True])
+def test_mvh_interrupted_leaves_nothing(tmp_path, monkeypatch, capsys, fail_in, existing):
+    import rdmetrics.cli.mvh as mvh_cli
+
+    _write_tiny_mvh(tmp_path / "raw")
+    out = tmp_path / "deep" / "res"
+    if existing:
+        out.mkdir(parents=True)
+        (out / "keep.txt").write_text("earlier run")
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    if fail_in == "csv":
+        real = mvh_cli.csv_text
+        seen = []
+
+        def second_csv_fails(rows):  # the first table is already staged when the second one fails
+            seen.append(1)
+            if len(seen) == 2:
+                boom()
+            return real(rows)
+
+        monkeypatch.setattr(mvh_cli, "csv_text", second_csv_fails)
+    else:
+        monkeypatch.setattr(mvh_cli, "plot_frontiers", boom)
+    argv = ["mvh", str(tmp_path / "raw"), "--n-bootstrap", "0", "--out", str(out)]
+    assert main(argv + (["--overwrite"] if existing else [])) == 130
+    assert "interrupted" in capsys.readouterr().err
+    if existing:
+        assert [p.name for p in out.iterdir()] == ["keep.txt"]
+        _no_leftovers(out.parent)
+    else:
+        assert not (tmp_path / "deep").exists()  # even the parent folder it created is gone
+    _no_leftovers(tmp_path)
+
+
+def test_staged_dir_failure_during_commit_restores_old_folder(tmp_path, monkeypatch):
+    from rdmetrics.cli._output import StagedDir
+
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    real_replace = os.replace
+    calls = []
+
+    def flaky_replace(src, dst):
+        calls.append((Path(src).name, Path(dst).name))
+        if len(calls) == 2:  # old folder moved aside; moving the new one in fails
+            raise OSError("disk trouble")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    with pytest.raises(OSError, match="disk trouble"):
+        with StagedDir(out, overwrite=True) as stage:
+            stage.write_text("new.txt", "new")
+    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    _no_leftovers(tmp_path)
+    with pytest.raises(ValueError, match="plain file names"):
+        StagedDir(tmp_path / "x").path("../escape.txt")
+
+
+# ------------------------------------------------------------------------------ argument validation (usage errors)
+
+
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["confusion", "M.npy", "--ci", "1.5"], "--ci"),
+        (["confusion", "M.npy", "--ci", "0"], "--ci"),
+        (["confusion", "M.npy", "--n-bootstrap", "-1"], "--n-bootstrap"),
+        (["confusion", "M.npy", "--seed", "-3"], "--seed"),
+        (["confusion", "M.npy", "--method", "cubic"], "--method"),
+        (["confusion", "M.npy", "--at", "1.5"], "distortion must lie in [0, 1]"),
+        (["confusion", "M.npy", "--at", "nan"], "--at"),
+        (["confusion", "M.npy", "--at", "0.3", "--at-accuracy", "0.5"], "not allowed with"),
+        (["confusion", "M.npy", "--at-accuracy", "1.2"], "--at-accuracy"),
+        (["confusion", "M.npy", "--axis", "time"], "--axis"),
+        (["confusion", "A.npy", "B.npy", "C.npy", "--conditions", "a", "b"], "--conditions has 2 names for 3"),
+        (["mvh", "RAW", "--at", "matched", "--axis", "severity"], "--at matched"),
+        (["mvh", "RAW", "--at", "soon"], "'matched'"),
+        (["mvh", "RAW", "--ci", "95"], "--ci"),
+        (["generative", "R.npy", "F.npy", "--k", "0"], "--k"),
+        (["demo", "--epochs", "0"], "--epochs"),
+        (["demo", "--n-bootstrap", "-5"], "--n-bootstrap"),
+    ],
+)
+def test_bad_arguments_are_usage_errors_before_work(tmp_path, monkeypatch, capsys, argv, match):
+    monkeypatch.chdir(tmp_path)  # none of the named input files exists: reading one would be exit status 1
+    with pytest.raises(SystemExit) as exc:
+        main([a.replace("RAW", str(tmp_path)) for a in argv])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: rdmetrics") and match in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------- RD axis and matched accuracy
+
+
+def test_confusion_at_accuracy_against_numpy(npy_files, capsys):
+    files, mats = npy_files
+    acc = np.array([np.trace(m / m.sum(1, keepdims=True)) / 4 for m in mats])
+    mi = np.array([_np_mi_uniform(m) for m in mats])
+    a2, a1, _ = np.polyfit(1 - acc, mi, 2)
+    base = ["confusion", *files, "--method", "quadratic", "--correction", "none", "--json"]
+    assert main([*base, "--at-accuracy", "0.6"]) == 0
+    sig = json.loads(capsys.readouterr().out)["signature"]
+    x0 = 1 - 0.6  # on the distortion axis, accuracy A is read at D* = 1 - A
+    r1, r2 = a1 + 2 * a2 * x0, 2 * a2
+    assert sig["at"] == pytest.approx(x0, abs=1e-12)
+    assert sig["beta"] == pytest.approx(-r1, rel=1e-8)
+    assert sig["kappa"] == pytest.approx(_np_kappa(r1, r2, 1 - acc, 4), rel=1e-6, abs=1e-10)
+
+
+def test_confusion_severity_axis_against_numpy(npy_files, capsys):
+    files, mats = npy_files
+    mi = np.array([_np_mi_uniform(m) for m in mats])
+    sev = np.array([0.0, 0.5, 1.0, 2.0, 4.0])
+    base = ["confusion", *files, "--method", "quadratic", "--correction", "none", "--json", "--axis", "severity"]
+    assert main([*base, "--conditions", *[f"{v:g}" for v in sev]]) == 0
+    sig = json.loads(capsys.readouterr().out)["signature"]
+    a2, a1, _ = np.polyfit(sev, mi, 2)
+    x0 = (sev.min() + sev.max()) / 2
+    assert sig["beta"] == pytest.approx(-(a1 + 2 * a2 * x0), rel=1e-8)
+    assert main([*base, "--conditions", "none", "weak", "mid", "strong", "max"]) == 0  # labels: their rank
+    sig = json.loads(capsys.readouterr().out)["signature"]
+    ranks = np.arange(5.0)
+    a2, a1, _ = np.polyfit(ranks, mi, 2)
+    assert sig["beta"] == pytest.approx(-(a1 + 2 * a2 * 2.0), rel=1e-8)
+
+
+def test_mvh_axis_and_at_accuracy(tmp_path, capsys):
+    counts = _write_tiny_mvh(tmp_path / "raw")
+    out = tmp_path / "res"
+    argv = ["mvh", str(tmp_path / "raw"), "--n-bootstrap", "0", "--no-plots", "--method", "quadratic"]
+    assert main([*argv, "--correction", "none", "--at-accuracy", "0.5", "--out", str(out)]) == 0
+    capsys.readouterr()
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["settings"]["at_accuracy"] == 0.5
+    cm = counts["toynet"]
+    acc = np.array([np.trace(c[:, :16] / c.sum(1, keepdims=True)) / 16 for c in cm])
+    mi = np.array([_np_mi_uniform(c) for c in cm])
+    a2, a1, _ = np.polyfit(1 - acc, mi, 2)
+    sig = rep["experiments"]["contrast"]["observers"]["toynet"]["signature"]
+    assert sig["beta"] == pytest.approx(-(a1 + 2 * a2 * 0.5), rel=1e-8)
+    # severity axis: the labels c100, c30, c05 are not numbers, so x is their rank 0, 1, 2
+    assert main([*argv, "--correction", "none", "--axis", "severity", "--out", str(out), "--overwrite"]) == 0
+    capsys.readouterr()
+    sig = json.loads((out / "report.json").read_text())["experiments"]["contrast"]["observers"]["toynet"]["signature"]
+    a2, a1, _ = np.polyfit(np.arange(3.0), mi, 2)
+    assert sig["beta"] == pytest.approx(-(a1 + 2 * a2 * 1.0), rel=1e-8)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,7 +52,8 @@ def add_signature_options(p: argparse.ArgumentParser, *, n_bootstrap: int, allow
         "--axis",
         choices=AXES,
         default=None,
-        help="x axis of the frontier: distortion D = 1 - accuracy (default) or the conditions' severity",
+        help="x axis of the frontier: distortion D = 1 - accuracy (default), or severity: the condition labels "
+        "when they are strictly monotone numbers, else their rank 0..L-1",
     )
     where = p.add_mutually_exclusive_group()
     at_help = "reference point x* at which beta/kappa are read (a distortion in [0, 1] on the default axis)"
@@ -110,12 +110,12 @@ def levels_and_signature(
     conditions: Sequence[str],
     args: argparse.Namespace,
     at: float | None = None,
-    severity: Tensor | None = None,
 ) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
     """Per-level accuracy / D / plug-in and corrected rate, the RD signature (JSON-ready) and a note.
 
-    The note says why there is no signature (e.g. too few levels for the frontier method); ``severity`` is the
-    x of each condition on the severity axis (``--axis severity``).
+    The note says why there is no signature (e.g. too few levels for the frontier method). On the severity axis
+    the condition labels are the x values (the library's rule: the numbers themselves when every label is a number
+    and they are strictly monotone, otherwise the rank ``0, 1, ..., L-1``).
     """
     from rdmetrics.functional import rate_distortion_points, rate_distortion_signature
 
@@ -134,8 +134,8 @@ def levels_and_signature(
         "rate": corr.tolist(),
     }
     kw = signature_kwargs(args, at)
-    if severity is not None and args.axis == "severity":
-        kw["conditions"] = severity
+    if args.axis == "severity":
+        kw["conditions"] = list(conditions)
     note = ""
     try:
         sig = rate_distortion_signature(cm, **kw)
@@ -156,25 +156,6 @@ def signature_columns(sig: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def numeric_or_none(names: Sequence[str]) -> list[float] | None:
-    """The condition names as numbers when every one is a finite number, else ``None``.
-
-    Example:
-        >>> numeric_or_none(["0.5", "1", "2e-1"]), numeric_or_none(["c100", "c50"])
-        ([0.5, 1.0, 0.2], None)
-    """
-    out = []
-    for n in names:
-        try:
-            v = float(n)
-        except ValueError:
-            return None
-        if not math.isfinite(v):
-            return None
-        out.append(v)
-    return out
-
-
 __all__ = [
     "AXES",
     "CORRECTIONS",
@@ -182,7 +163,6 @@ __all__ = [
     "add_signature_options",
     "levels_and_signature",
     "matched_distortion",
-    "numeric_or_none",
     "signature_columns",
     "signature_kwargs",
     "signature_usage_error",

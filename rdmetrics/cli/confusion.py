@@ -6,8 +6,6 @@ import argparse
 import json
 from typing import Any
 
-import torch
-
 from rdmetrics.cli._common import CLIError
 from rdmetrics.cli._format import fmt_ci
 from rdmetrics.cli._io import load_confmats
@@ -15,7 +13,6 @@ from rdmetrics.cli._output import check_file_target, write_file_atomic
 from rdmetrics.cli._rd import (
     add_signature_options,
     levels_and_signature,
-    numeric_or_none,
     signature_columns,
     signature_kwargs,
     signature_usage_error,
@@ -42,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
         if len(args.conditions) != cm.shape[0]:
             raise CLIError(f"--conditions has {len(args.conditions)} names for {cm.shape[0]} confusion matrices")
         names = list(args.conditions)
-    values = numeric_or_none(names)
-    severity = torch.tensor(values, dtype=torch.float64) if values is not None else None
-    levels, sig, note = levels_and_signature(cm, names, args, severity=severity)
+    levels, sig, note = levels_and_signature(cm, names, args)
     report = {
         "files": [str(f) for f in args.files],
         "settings": signature_kwargs(args),
@@ -84,7 +79,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
         "--conditions",
         nargs="+",
         default=None,
-        help="condition names (default: file names); numbers are the x of --axis severity (else their rank)",
+        help="condition names (default: file names); with --axis severity, numbers give the x values",
     )
     p.add_argument("--out", default=None, help="JSON file to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")

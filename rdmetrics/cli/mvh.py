@@ -29,6 +29,8 @@ from rdmetrics.cli._rd import (
     signature_kwargs,
     signature_usage_error,
 )
+from rdmetrics.cli.mvh_asymmetry import asymmetry_section
+from rdmetrics.datasets import mvh_sections
 from rdmetrics.utilities.data import _to_jsonable
 
 
@@ -112,7 +114,12 @@ def _signature_options(p: argparse.ArgumentParser) -> None:
 
 
 #: functions adding the command's options, in the order they appear in ``--help``
-OPTIONS: list[Callable[[argparse.ArgumentParser], None]] = [_data_options, _output_options, _signature_options]
+OPTIONS: list[Callable[[argparse.ArgumentParser], None]] = [
+    _data_options,
+    _output_options,
+    _signature_options,
+    mvh_sections.add_options,
+]
 
 
 # ------------------------------------------------------------------------------------------------------- sections
@@ -140,7 +147,7 @@ def signatures_section(ctx: MvhContext) -> None:
     for name, obs in progress(jobs, desc="mvh", unit="observer"):
         exp = data[name]
         at = matched.get(name)
-        levels, sig, note = levels_and_signature(exp.confmat(obs), exp.conditions, args, at, severity=exp.severity)
+        levels, sig, note = levels_and_signature(exp.confmat(obs), exp.conditions, args, at)
         if args.at == "matched" and at is None:
             note = "no common D range across observers (at=matched); " + (note or "read at own midpoint")
         kind = observer_kind(exp, obs)
@@ -193,7 +200,8 @@ def _signature_lines(data: Any, experiments: dict[str, Any]) -> list[str]:
 
 
 #: the report sections, run in this order on the loaded data
-SECTIONS: list[Callable[[MvhContext], None]] = [signatures_section]
+SECTIONS: list[Callable[[MvhContext], None]] = [signatures_section, *mvh_sections.SECTIONS]
+SECTIONS.append(asymmetry_section)  # directional-confusion asymmetry + human-likeness (issue 13)
 
 
 # ----------------------------------------------------------------------------------------------------- the command
@@ -201,7 +209,7 @@ SECTIONS: list[Callable[[MvhContext], None]] = [signatures_section]
 
 def usage_error(args: argparse.Namespace) -> str | None:
     """Problems found without reading the data (reported as usage errors, exit status 2)."""
-    msg = signature_usage_error(args)
+    msg = signature_usage_error(args) or mvh_sections.usage_error(args)
     if msg is not None:
         return msg
     root = Path(args.path)
@@ -218,8 +226,9 @@ def run(args: argparse.Namespace) -> int:
     from rdmetrics.datasets import load_model_vs_human
 
     out = StagedDir(args.out, overwrite=args.overwrite) if args.out is not None else None
-    data = load_model_vs_human(args.path, experiments=args.experiments, observers=args.observers)
-    ctx = MvhContext(args=args, data=data)
+    added = mvh_sections.add_model(args)  # --add-model: the model's CSVs are written into PATH first
+    data = load_model_vs_human(args.path, experiments=args.experiments, observers=args.observers, on_error="skip")
+    ctx = MvhContext(args=args, data=data, lines=[*added, *mvh_sections.skipped_lines(data)])
     ctx.report["settings"] = signature_kwargs(args) | {"path": str(data.root)}
     for section in SECTIONS:
         section(ctx)
