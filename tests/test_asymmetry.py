@@ -5,7 +5,9 @@ null, its calibration on symmetric channels sampled at 160 trials, bootstrap int
 from __future__ import annotations
 
 import math
+import os
 from math import comb
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -508,3 +510,43 @@ def test_error_weighted_asymmetry_and_experiment_signatures() -> None:
         rd = rate_distortion_signature(conf[o], at=(lo + hi) / 2, method="quadratic")
         assert sig[o]["beta"] == pytest.approx(float(rd["beta"]), rel=1e-10)
         assert sig[o]["asymmetry"] == pytest.approx(error_weighted_asymmetry(conf[o])["asymmetry"], rel=1e-12)
+
+
+_MVH = Path(
+    os.environ.get("RDMETRICS_MVH_DIR")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "model-vs-human"
+)
+
+
+@pytest.mark.skipif(not (_MVH / "rotation").is_dir(), reason="model-vs-human raw data not available")
+def test_cli_mvh_reports_asymmetry_and_human_likeness(tmp_path, capsys) -> None:
+    import json
+
+    from rdmetrics.cli import main
+    from rdmetrics.datasets import load_model_vs_human
+
+    observers = ["subject-01", "subject-02", "subject-03", "resnet50"]
+    out = tmp_path / "out"
+    argv = ["mvh", str(_MVH), "--experiments", "rotation", "--observers", *observers]
+    rc = main([*argv, "--n-bootstrap", "0", "--out", str(out), "--no-plots"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "directional-confusion asymmetry" in printed and "human-likeness" in printed
+    rep = json.loads((out / "report.json").read_text())
+    exp = load_model_vs_human(_MVH, experiments=["rotation"], observers=observers)["rotation"]
+    for obs in observers:  # per level, against the numpy loops on the reader's matrices
+        ref = ref_batched(exp.confmat(obs).numpy())
+        got = rep["asymmetry"]["rotation"][obs]["levels"]
+        for key in ("asymmetry", "asymmetry_null", "top1_error_share", "effective_wrong_answers"):
+            np.testing.assert_allclose(np.array(got[key], dtype=float), ref[key], rtol=1e-10, equal_nan=True)
+    hl = rep["human_likeness"]["experiments"]["rotation"]["models"]["resnet50"]
+    from rdmetrics.datasets.human_likeness import SIGNATURES, experiment_signatures
+
+    settings = rep["settings"]
+    sig = experiment_signatures(exp, prior=settings["prior"], correction=settings["correction"])["resnet50"]
+    subj = np.array([[sig[s][k] for k in SIGNATURES] for s in observers[:3]])
+    z = (np.array([sig["resnet50"][k] for k in SIGNATURES]) - subj.mean(0)) / subj.std(0, ddof=1)
+    got = np.array([np.nan if hl["z"][k] is None else hl["z"][k] for k in SIGNATURES], dtype=float)
+    np.testing.assert_allclose(got, z, rtol=1e-9, equal_nan=True)
+    assert hl["distance"] == pytest.approx(float(np.sqrt(np.nanmean(z**2))), rel=1e-9)
+    assert "resnet50" in (out / "human_likeness.csv").read_text()
