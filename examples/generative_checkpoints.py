@@ -3,14 +3,15 @@
 1. trains a tiny VAE on scikit-learn's 8x8 digits (no download) with Lightning;
 2. ``GenerativeCheckpointEvaluator`` samples the decoder after every validation epoch, encodes samples and the real
    digits with a frozen timm backbone (``test_resnet`` with random weights, so nothing downloads; pass
-   ``--extractor pixels`` to use raw pixels instead), logs ``gen/*``, and writes the history next to the checkpoints;
+   ``--feature-extractor pixels`` to use raw pixels instead), logs ``gen/*``, and writes the history next to the
+   checkpoints;
 3. a ``ModelCheckpoint`` monitors ``gen/pce``; the callback reports the best checkpoint by PCE;
 4. the final model is evaluated once more with the plain function ``rdmetrics.evaluate_generator``.
 
 With pretrained features (e.g. ``TimmFeatureExtractor("vit_small_patch14_dinov2", pretrained=True)``) the numbers
 become meaningful for real images; random features are only a smoke test of the plumbing.
 
-Run: ``python examples/generative_checkpoints.py [--quick] [--epochs N] [--extractor timm|pixels]``.
+Run: ``python examples/generative_checkpoints.py [--quick] [--epochs N] [--feature-extractor timm|pixels]``.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few epochs, few samples (< 1 min)")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--extractor", choices=("timm", "pixels"), default="timm")
+    parser.add_argument("--feature-extractor", "--extractor", choices=("timm", "pixels"), default="timm")
     parser.add_argument(
         "--out", type=str, default=None, help="output directory (default: ./generative_checkpoints_out)"
     )
@@ -89,20 +90,20 @@ def main() -> None:
     x = digits()
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     train, val = x[perm[:1400]], x[perm[1400:]]
-    images = args.extractor == "timm"
+    images = args.feature_extractor == "timm"
     if images:
         from rdmetrics.extractors.timm import TimmFeatureExtractor
 
-        extractor = TimmFeatureExtractor("test_resnet", input_size=32)  # random weights: plumbing demo only
+        feature_extractor = TimmFeatureExtractor("test_resnet", input_size=32)  # random weights: plumbing demo only
         real = to_images(val)
     else:
-        extractor, real = None, val  # raw pixels as features
+        feature_extractor, real = None, val  # raw pixels as features
     out_dir = Path(args.out or "generative_checkpoints_out")
 
     evaluator = GenerativeCheckpointEvaluator(
         real=real,
         num_samples=num_samples,
-        feature_extractor=extractor,
+        feature_extractor=feature_extractor,
         k=5,
         monitor="pce",
         mode="min",
@@ -138,7 +139,7 @@ def main() -> None:
     print(f"best pce {evaluator.best_value:.3f} at epoch {evaluator.best_epoch}: {evaluator.best_checkpoint}")
 
     # the same evaluation from a plain loop (no Lightning), on the final weights
-    final = evaluate_generator(model.sample, real, extractor, n=num_samples, k=5, module=model)
+    final = evaluate_generator(model.sample, real, feature_extractor, num_samples=num_samples, k=5, module=model)
     print(
         "final model, plain evaluate_generator:",
         {k: round(v, 3) for k, v in final.items() if k in ("pce", "rce", "re")},

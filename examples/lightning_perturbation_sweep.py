@@ -83,7 +83,7 @@ def main() -> None:
     start = time.perf_counter()
     pl.seed_everything(0, verbose=False)
     train_loader, val_loader = digits_loaders(args.quick)
-    sweep = PerturbationSweep(FAMILIES, num_classes=10)  # dataloader=None -> the trainer's val dataloader
+    sweep = PerturbationSweep(FAMILIES, num_classes=10, plot=True)  # dataloader=None: the trainer's val loader
     trainer = pl.Trainer(
         max_epochs=args.epochs or (2 if args.quick else 10),
         accelerator="cpu",

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from rdmetrics import RateDistortionSignature
 from rdmetrics.perturbations import get_perturbation
-from rdmetrics.sweep import run_sweep, sweep_generator
+from rdmetrics.sweep import run_sweep, sweep_seeds
 
 FAMILIES = {
     "contrast": [1.0, 0.5, 0.3, 0.15, 0.1, 0.05],
@@ -66,13 +66,16 @@ def hand_written_sweep(model: nn.Module, loader: DataLoader) -> dict[str, dict[s
     """What run_sweep does, spelled out: one metric per family, condition = level index."""
     metrics = {fam: RateDistortionSignature(num_classes=10, conditions=levels) for fam, levels in FAMILIES.items()}
     model.eval()
+    start = 0
     with torch.no_grad():
-        for batch_idx, (x, y) in enumerate(loader):
+        for x, y in loader:
+            index = torch.arange(start, start + len(y))  # dataset indices (the loader does not shuffle)
+            start += len(y)
             for fam, levels in FAMILIES.items():
                 perturb = get_perturbation(fam)
                 for i, level in enumerate(levels):
-                    gen = sweep_generator(0, batch_idx, fam, i, 0, x.device)  # same noise as run_sweep(seed=0)
-                    metrics[fam].update(model(perturb(x, level, generator=gen)), y, condition=i)
+                    seeds = sweep_seeds(0, fam, level, index)  # per-image noise keys, as run_sweep(seed=0) uses
+                    metrics[fam].update(model(perturb(x, level, seeds=seeds)), y, condition=i)
     return {fam: m.compute() for fam, m in metrics.items()}
 
 

@@ -7,7 +7,6 @@ PyTorch loop.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,19 +17,7 @@ from torch import Tensor, nn
 
 from rdmetrics.extractors.base import FeatureExtractor, as_extractor
 from rdmetrics.utilities.checks import _check_positive_int
-from rdmetrics.utilities.loop import evaluation_loop
-
-_UNSET: Any = object()
-
-
-def _renamed(new_value: Any, old_value: Any, new: str, old: str, default: Any = None) -> Any:
-    """Accept a deprecated keyword ``old`` for ``new`` with a ``DeprecationWarning``; both given is an error."""
-    if old_value is _UNSET:
-        return new_value
-    if new_value is not default:
-        raise TypeError(f"pass `{new}` only (`{old}` is its deprecated name), not both")
-    warnings.warn(f"`{old}` is deprecated, use `{new}`", DeprecationWarning, stacklevel=3)
-    return old_value
+from rdmetrics.utilities.loop import _UNSET, _renamed, evaluation_loop
 
 
 def _share(n: int, rank: int, world_size: int) -> tuple[int, int]:

@@ -21,8 +21,9 @@ from rdmetrics.integrations.lightning import PerturbationSweep  # noqa: E402
 from rdmetrics.sweep import run_sweep  # noqa: E402
 
 NUM_CLASSES = 4
-# deterministic families, so a different sharding (DDP) must give bit-identical confusion matrices
 PERTURBATIONS = {"contrast": [1.0, 0.5, 0.2, 0.05], "low-pass": [0, 1, 3]}
+# a stochastic family too: its noise is keyed by dataset index, so DDP must equal one process
+DDP_PERTURBATIONS = {**PERTURBATIONS, "uniform-noise": [0.0, 0.3, 0.9]}
 
 
 def make_dataset(n: int, seed: int) -> TensorDataset:
@@ -137,7 +138,7 @@ def test_fit_logs_documented_names_history_and_plots(tmp_path):
 
 
 def test_plain_run_sweep_equals_callback(tmp_path):
-    cb = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, save_plots=False)
+    cb = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, plot=False)
     model = TinyNet()
     train, val = loaders()
     trainer(tmp_path, [cb], max_epochs=1, logger=False, enable_checkpointing=False).fit(model, train, val)
@@ -163,17 +164,15 @@ def test_plain_run_sweep_equals_callback(tmp_path):
 
 def test_every_n_epochs_and_resume_keeps_history(tmp_path):
     ckpt = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last=True, save_top_k=0)
-    cb = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, save_plots=False)
+    cb = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, plot=False)
     train, val = loaders()
     trainer(tmp_path, [cb, ckpt], max_epochs=1, logger=False).fit(TinyNet(), train, val)
     assert len(cb.history) == 1
     saved = torch.load(ckpt.last_model_path, weights_only=True)["callbacks"][cb.state_key]
     assert nan_free(saved["history"]) == nan_free(cb.history)
 
-    cb2 = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, save_plots=False)
-    other = PerturbationSweep(
-        {"contrast": [1.0, 0.5, 0.2]}, num_classes=NUM_CLASSES, save_plots=False, every_n_epochs=2
-    )
+    cb2 = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, plot=False)
+    other = PerturbationSweep({"contrast": [1.0, 0.5, 0.2]}, num_classes=NUM_CLASSES, plot=False, every_n_epochs=2)
     assert other.state_key != cb2.state_key
     trainer(tmp_path, [cb2, other], max_epochs=3, logger=False, enable_checkpointing=False).fit(
         TinyNet(), train, val, ckpt_path=ckpt.last_model_path
@@ -192,7 +191,7 @@ def test_validate_under_inference_mode_and_bf16_autocast(tmp_path):
             seen.append((torch.is_inference_mode_enabled(), torch.is_autocast_enabled("cpu")))
             return super().forward(x)
 
-    cb = PerturbationSweep({"contrast": [1.0, 0.3, 0.1]}, num_classes=NUM_CLASSES, save_plots=False, n_bootstrap=20)
+    cb = PerturbationSweep({"contrast": [1.0, 0.3, 0.1]}, num_classes=NUM_CLASSES, plot=False, n_bootstrap=20)
     _, val = loaders()
     t = pl.Trainer(
         accelerator="cpu",
@@ -227,7 +226,7 @@ class HistoryToMetrics(pl.Callback):
 
 
 def _ddp_fit(tmp_path):
-    cb = PerturbationSweep(PERTURBATIONS, num_classes=NUM_CLASSES, save_plots=False)
+    cb = PerturbationSweep(DDP_PERTURBATIONS, num_classes=NUM_CLASSES, plot=False)
     train, val = loaders(n_train=16, n_val=29)  # 29 = 15 + 14: uneven shards, padding would duplicate a sample
     t = pl.Trainer(
         default_root_dir=str(tmp_path),
@@ -253,12 +252,17 @@ def test_ddp_spawn_matches_single_process(tmp_path):
     t, val = _ddp_fit(tmp_path)
     # single-process reference on the full validation set with the same (untouched) weights
     ref = run_sweep(
-        TinyNet(lr=0.0), val, PERTURBATIONS, num_classes=NUM_CLASSES, progress=False, metric_kwargs={"strict": False}
+        TinyNet(lr=0.0),
+        val,
+        DDP_PERTURBATIONS,
+        num_classes=NUM_CLASSES,
+        progress=False,
+        metric_kwargs={"strict": False},
     ).compute()
     (csv_path,) = glob.glob(os.path.join(str(tmp_path), "ddp", "*", "metrics.csv"))  # written by rank 0
     rows = [r for r in read_csv(csv_path) if r.get("rd/contrast/acc@1")]
     assert len(rows) == 1
-    for family, levels in PERTURBATIONS.items():
+    for family, levels in DDP_PERTURBATIONS.items():
         # no sample counted twice (a padding DistributedSampler would give 30 per level) and none lost
         assert float(t.callback_metrics[f"n/{family}"]) == 29 * len(levels)
         for li, level in enumerate(levels):
@@ -282,3 +286,36 @@ def test_bad_arguments():
         PerturbationSweep(["contrast"], num_classes=4, every_n_epochs=0)
     with pytest.raises(TypeError, match="perturbations"):
         PerturbationSweep(3, num_classes=4)
+
+    with pytest.raises(ValueError, match="did you mean 'contrast'"):
+        PerturbationSweep(["contrsat"], num_classes=4)
+    with pytest.raises(ValueError, match=r"level 2\.0"):
+        PerturbationSweep({"contrast": [1.0, 2.0, 0.5]}, num_classes=4)
+    with pytest.raises(ValueError, match="at least 3"):
+        PerturbationSweep({"contrast": [1.0, 0.5]}, num_classes=4)
+    with pytest.raises(ValueError, match="correction"):
+        PerturbationSweep(["contrast"], num_classes=4, metric_kwargs={"correction": "bogus"})
+    with pytest.raises(TypeError, match="label_map"):
+        PerturbationSweep(["contrast"], num_classes=4, label_map="imagenet")
+    with pytest.raises(ValueError, match="seed"):
+        PerturbationSweep(["contrast"], num_classes=4, seed=-1)
+
+
+def test_deprecated_save_plots_and_state_checks():
+    with pytest.warns(DeprecationWarning, match="save_plots"):
+        cb = PerturbationSweep(["contrast"], num_classes=4, save_plots=False)
+    assert cb.plot is False
+    with pytest.raises(TypeError, match="not both"):
+        PerturbationSweep(["contrast"], num_classes=4, plot=False, save_plots=False)
+    state = PerturbationSweep({"contrast": [1.0, 0.5, 0.1]}, num_classes=4).state_dict()
+    assert state["levels"] == {"contrast": [1.0, 0.5, 0.1]}
+    with pytest.warns(UserWarning, match="recorded at levels"):
+        cb.load_state_dict({**state, "history": [{"epoch": 0}]})
+    assert cb.history == [{"epoch": 0}]
+
+
+def test_axis_and_at_accuracy_reach_the_metric():
+    cb = PerturbationSweep({"contrast": [1.0, 0.5, 0.1]}, num_classes=4, axis="severity", at_accuracy=0.5)
+    assert (cb.axis, cb.at_accuracy) == ("severity", 0.5)
+    with pytest.raises(ValueError, match="axis"):  # the metric's own check, run at construction
+        PerturbationSweep(["contrast"], num_classes=4, axis="sideways")

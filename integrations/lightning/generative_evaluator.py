@@ -17,9 +17,10 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from torch import nn
 
 from rdmetrics.extractors.base import as_extractor
-from rdmetrics.generator_eval import _UNSET, _renamed, evaluate_generator
+from rdmetrics.generator_eval import evaluate_generator
 from rdmetrics.utilities.checks import _check_positive_int
 from rdmetrics.utilities.imports import _MATPLOTLIB_AVAILABLE
+from rdmetrics.utilities.loop import _UNSET, _renamed
 
 _ON = ("validation_end", "checkpoint")
 _ENTROPY_KEYS = ("pce", "rce", "re", "h_real", "h_fake", "ce_fake_real", "ce_real_fake")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.rank_zero import rank_zero_warn
 from torch import Tensor
 from torch.utils.data import DataLoader, IterableDataset
 
-from rdmetrics.sweep import PerturbationSpec, run_sweep
+from rdmetrics.sweep import PerturbationSpec, _metric_factory, _resolve_perturbations, run_sweep, shard_dataloader
 from rdmetrics.utilities.checks import _check_positive_int
 from rdmetrics.utilities.imports import _MATPLOTLIB_AVAILABLE
+from rdmetrics.utilities.loop import _UNSET, _renamed
 
 _SCALAR_KEYS = ("beta", "kappa", "auc")
 
@@ -64,14 +67,18 @@ class PerturbationSweep(Callback):
     * The forward pass calls ``pl_module`` directly (not the DDP wrapper) under ``torch.no_grad()`` and
       ``trainer.precision_plugin.forward_context()`` (autocast for mixed precision), model in eval mode.
     * Data: ``dataloader`` or, if ``None``, the trainer's (first) validation dataloader. Under a distributed strategy
-      the loader is rebuilt with Lightning's ``UnrepeatedDistributedSampler`` so that each rank sweeps a disjoint
-      shard and no sample is counted twice; the metrics sync when computed (every rank computes).
+      the loader is rebuilt with :func:`rdmetrics.sweep.shard_dataloader` so that each rank sweeps a disjoint shard
+      and no sample is counted twice; the metrics sync when computed (every rank computes). Noise is keyed per
+      sample by its dataset index, so the logged values are identical for any number of devices and any batch size.
     * ``history``: one dict per sweep with ``epoch``, ``global_step``, the logged values and the per-level
       ``rate`` / ``distortion`` / ``accuracy`` / ``num_samples`` curves (all ranks together). It is saved in
-      checkpoints (``state_dict``) under a ``state_key`` that includes the families and the log prefix, so a resumed
-      run continues it.
+      checkpoints (``state_dict``, with the levels it was recorded at) under a ``state_key`` that includes the
+      families and the log prefix, so a resumed run continues it; ``load_state_dict`` warns when the saved levels
+      differ from this callback's.
     * A frontier plot per family (all sweeps so far, latest highlighted) is written on rank 0 to
-      ``<trainer.log_dir>/rd_sweep/<family>.png`` when matplotlib is installed and ``save_plots`` is true.
+      ``<trainer.log_dir>/rd_sweep/<family>.png`` when matplotlib is installed and ``plot`` is true.
+    * Every argument is checked when the callback is built: family names (a typo fails with close matches), each
+      level (a dry run on a small image), and the metric options (one metric per family is built and dropped).
 
     Args:
         perturbations: family names or ``{name: levels or None}`` (see :func:`rdmetrics.sweep.run_sweep`).
@@ -84,8 +91,10 @@ class PerturbationSweep(Callback):
         n_bootstrap: bootstrap resamples for β/κ confidence intervals (passed to the metric).
         metric_kwargs: other keyword arguments for ``RateDistortionSignature``.
         batch_transform / input_transform / seed: as in :func:`rdmetrics.sweep.run_sweep`.
-        save_plots: write the frontier PNGs.
+        plot: write the frontier PNGs. Deprecated name: ``save_plots``.
         progress: show the sweep's progress bar.
+        axis: ``"distortion"`` or ``"severity"``, the x axis of the frontier (passed to the metric).
+        at_accuracy: read β and κ where the fitted frontier reaches this accuracy (passed to the metric).
 
     Example:
         >>> from rdmetrics.integrations.lightning import PerturbationSweep
@@ -108,10 +117,15 @@ class PerturbationSweep(Callback):
         batch_transform: Callable[[Any], tuple[Tensor, Tensor]] | None = None,
         input_transform: Callable[[Tensor], Tensor] | None = None,
         seed: int = 0,
-        save_plots: bool = True,
+        plot: bool = True,
         progress: bool = False,
+        axis: str | None = None,
+        at_accuracy: float | None = None,
+        *,
+        save_plots: Any = _UNSET,
     ) -> None:
         super().__init__()
+        plot = _renamed(plot, save_plots, "plot", "save_plots", default=True)
         if isinstance(perturbations, str):
             perturbations = [perturbations]
         if isinstance(perturbations, Mapping):
@@ -122,41 +136,73 @@ class PerturbationSweep(Callback):
             self.perturbations = list(perturbations)
         else:
             raise TypeError(f"`perturbations` must be a list of names or a dict name -> levels, got {perturbations!r}")
-        if not self.perturbations:
-            raise ValueError("`perturbations` is empty: name at least one perturbation family")
+        resolved = _resolve_perturbations(self.perturbations)  # unknown names, duplicates, bad levels: fail now
+        self.levels = {name: levels for name, _, levels in resolved}
         self.num_classes = _check_positive_int(num_classes, "num_classes", minimum=2)
         self.dataloader = dataloader
         self.every_n_epochs = _check_positive_int(every_n_epochs, "every_n_epochs")
         self.max_batches = None if max_batches is None else _check_positive_int(max_batches, "max_batches")
+        for name, fn in (
+            ("label_map", label_map),
+            ("batch_transform", batch_transform),
+            ("input_transform", input_transform),
+        ):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"`{name}` must be callable or None, got {fn!r}")
         self.label_map = label_map
         if not isinstance(log_prefix, str):
             raise TypeError(f"`log_prefix` must be a string, got {log_prefix!r}")
         self.log_prefix = log_prefix
         self.n_bootstrap = _check_positive_int(n_bootstrap, "n_bootstrap", minimum=0)
+        if metric_kwargs is not None and not isinstance(metric_kwargs, Mapping):
+            raise TypeError(f"`metric_kwargs` must be a dict of RateDistortionSignature options, got {metric_kwargs!r}")
         self.metric_kwargs = {"strict": False, **(metric_kwargs or {})}
         if n_bootstrap:
             self.metric_kwargs["n_bootstrap"] = n_bootstrap
+        self.axis = axis
+        self.at_accuracy = at_accuracy
+        # build (and drop) each family's metric now, so a bad metric option fails here, not after an epoch
+        factory = _metric_factory(None, self.num_classes, self.metric_kwargs, axis, at_accuracy)
+        for name, levels in self.levels.items():
+            factory(name, levels)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= int(seed) < 2**64:
+            raise ValueError(f"`seed` must be an integer in [0, 2**64), got {seed!r}")
         self.batch_transform = batch_transform
         self.input_transform = input_transform
-        self.seed = seed
-        self.save_plots = save_plots
-        self.progress = progress
+        self.seed = int(seed)
+        self.plot = bool(plot)
+        self.progress = bool(progress)
         self.history: list[dict[str, Any]] = []
         self.last_results: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------------------------------------- state
     @property
     def families(self) -> list[str]:
-        return [getattr(k, "name", k) for k in self.perturbations]
+        return list(self.levels)
 
     @property
     def state_key(self) -> str:
         return self._generate_state_key(perturbations=self.families, log_prefix=self.log_prefix)
 
+    def _saved_levels(self) -> dict[str, list[Any]]:
+        return {
+            name: [lv if isinstance(lv, (int, float, str, bool)) else str(lv) for lv in levels]
+            for name, levels in self.levels.items()
+        }
+
     def state_dict(self) -> dict[str, Any]:
-        return {"history": [dict(h) for h in self.history]}
+        return {"history": [dict(h) for h in self.history], "levels": self._saved_levels()}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the history; warn if it was recorded at other levels (this callback's levels are kept)."""
+        saved = state_dict.get("levels")
+        if saved is not None and saved != self._saved_levels():
+            warnings.warn(
+                f"PerturbationSweep: the restored history was recorded at levels {saved}, this callback sweeps"
+                f" {self._saved_levels()}; earlier entries' curves keep their own levels",
+                UserWarning,
+                stacklevel=2,
+            )
         self.history = [dict(h) for h in state_dict.get("history", [])]
 
     # ------------------------------------------------------------------------------------------------- hooks
@@ -172,7 +218,7 @@ class PerturbationSweep(Callback):
         for name, value in entry["metrics"].items():
             pl_module.log(name, value, on_step=False, on_epoch=True, sync_dist=distributed)
         self.history.append(entry)
-        if self.save_plots and _MATPLOTLIB_AVAILABLE:
+        if self.plot and _MATPLOTLIB_AVAILABLE:
             log_dir = trainer.log_dir  # a collective: call on every rank
             if trainer.is_global_zero and log_dir:
                 self._save_plots(os.path.join(log_dir, "rd_sweep"), metrics, self.last_results or {})
@@ -195,6 +241,8 @@ class PerturbationSweep(Callback):
             input_transform=self.input_transform,
             rank=trainer.global_rank,
             metric_kwargs=self.metric_kwargs,
+            axis=self.axis,
+            at_accuracy=self.at_accuracy,
         )
         computed = result.compute()  # syncs across ranks; undefined frontiers give NaN signatures (strict=False)
         self.last_results = computed
@@ -245,7 +293,11 @@ class PerturbationSweep(Callback):
                     " every rank sweeps it as given (shard it yourself to avoid counting samples twice)."
                 )
             return loader
-        return _reshard(loader, trainer.world_size, trainer.global_rank)
+        if len(loader.dataset) < trainer.world_size:  # type: ignore[arg-type]
+            raise ValueError(
+                f"PerturbationSweep: {len(loader.dataset)} samples cannot be split over {trainer.world_size} ranks"  # type: ignore[arg-type]
+            )
+        return shard_dataloader(loader, trainer.world_size, trainer.global_rank)
 
     # ------------------------------------------------------------------------------------------------- plots
     def _save_plots(self, directory: str, metrics: dict[str, Any], computed: dict[str, Any]) -> None:
@@ -289,30 +341,6 @@ class PerturbationSweep(Callback):
                 fig.savefig(os.path.join(directory, f"{family}.png"), dpi=80)
             finally:
                 plt.close(fig)
-
-
-def _reshard(loader: DataLoader, world_size: int, rank: int) -> DataLoader:
-    """Same dataset and collation, sharded without duplicates: rank r gets samples r, r + W, r + 2W, ..."""
-    from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
-
-    batch_size = loader.batch_size
-    if batch_size is None:
-        batch_size = getattr(loader.batch_sampler, "batch_size", None) or 1
-    if len(loader.dataset) < world_size:  # type: ignore[arg-type]
-        raise ValueError(
-            f"PerturbationSweep: {len(loader.dataset)} samples cannot be split over {world_size} ranks"  # type: ignore[arg-type]
-        )
-    sampler = UnrepeatedDistributedSampler(loader.dataset, num_replicas=world_size, rank=rank, shuffle=False)
-    return DataLoader(
-        loader.dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn,
-        pin_memory=loader.pin_memory,
-        drop_last=False,
-        persistent_workers=loader.persistent_workers if loader.num_workers > 0 else False,
-    )
 
 
 __all__ = ["PerturbationSweep"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,6 +16,20 @@ import torch
 from torch import nn
 
 ForwardContext = Callable[[], contextlib.AbstractContextManager]
+
+#: Marks a deprecated keyword that was not passed (see :func:`_renamed`).
+_UNSET: Any = object()
+
+
+def _renamed(new_value: Any, old_value: Any, new: str, old: str, default: Any = None) -> Any:
+    """One vocabulary for the loops and callbacks (``feature_extractor``, ``num_samples``, ``plot``): accept the
+    deprecated keyword ``old`` for ``new`` with a ``DeprecationWarning``; passing both is an error."""
+    if old_value is _UNSET:
+        return new_value
+    if new_value is not default:
+        raise TypeError(f"pass `{new}` only (`{old}` is its deprecated name), not both")
+    warnings.warn(f"`{old}` is deprecated, use `{new}`", DeprecationWarning, stacklevel=3)
+    return old_value
 
 
 def dist_info(rank: int | None = None, world_size: int | None = None) -> tuple[int, int]:
