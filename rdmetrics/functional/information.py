@@ -254,53 +254,66 @@ def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(seed) & ((1 << 63) - 1))
 
 
-def _trial_labels(table: Tensor) -> tuple[Tensor, Tensor]:
-    """Row and column label of every trial of one integer table ``[C, K]`` (trials ordered by cell)."""
-    num_rows, num_cols = table.shape
-    counts = table.reshape(-1).round().to(torch.int64).cpu()
-    cells = torch.repeat_interleave(torch.arange(num_rows * num_cols), counts)
-    return cells // num_cols, cells % num_cols
+def _trial_labels(tables: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Table, row and column label of every trial of integer tables ``[T, C, K]`` (trials ordered by cell)."""
+    num_tables, num_rows, num_cols = tables.shape
+    counts = tables.reshape(-1).round().to(torch.int64).cpu()
+    cells = torch.repeat_interleave(torch.arange(num_tables * num_rows * num_cols), counts)
+    return cells // (num_rows * num_cols), (cells // num_cols) % num_rows, cells % num_cols
 
 
-def _permutation_tables(table: Tensor, num: int, generator: torch.Generator, max_elements: int = 1 << 22) -> Tensor:
-    """``num`` tables drawn from the permutation null of ``table [C, K]``: the responses of all trials are shuffled
-    across trials, so row totals and response totals stay fixed and X, Y are independent (hypergeometric tables).
+def _permutation_tables(tables: Tensor, num: int, generator: torch.Generator, max_elements: int = 1 << 22) -> Tensor:
+    """``num`` tables drawn from the permutation null of every table in ``tables`` (``[C, K]`` or ``[T, C, K]``): the
+    responses of a table's trials are shuffled across its trials, so row totals and response totals stay fixed and
+    X, Y are independent (hypergeometric tables). One tensor program for all tables.
 
-    Returns float64 ``[num, C, K]`` on ``table``'s device.
+    Returns float64 ``[num, C, K]`` (or ``[num, T, C, K]``) on the input's device.
     """
-    num_rows, num_cols = table.shape
-    rows, cols = _trial_labels(table)
+    single = tables.ndim == 2
+    t3 = tables[None] if single else tables
+    num_tables, num_rows, num_cols = t3.shape
+    tid, rows, cols = _trial_labels(t3)
     total = rows.numel()
-    out = torch.empty(num, num_rows * num_cols, dtype=torch.float64)
+    cells = num_tables * num_rows * num_cols
+    out = torch.empty(num, cells, dtype=torch.float64)
     step = max(1, max_elements // max(1, total))
+    base = (tid * num_rows + rows) * num_cols
     for start in range(0, num, step):
         m = min(step, num - start)
-        perm = torch.rand(m, total, generator=generator, dtype=torch.float64).argsort(-1)
-        flat = rows[None, :] * num_cols + cols[perm] + torch.arange(m)[:, None] * (num_rows * num_cols)
-        out[start : start + m] = (
-            torch.bincount(flat.reshape(-1), minlength=m * num_rows * num_cols).reshape(m, -1).to(torch.float64)
-        )
-    return out.reshape(num, num_rows, num_cols).to(table.device)
+        # a random order of the trials within each table: sort by table id + a uniform key
+        perm = (
+            tid.to(torch.float64)[None, :] + torch.rand(m, total, generator=generator, dtype=torch.float64)
+        ).argsort(-1)
+        flat = base[None, :] + cols[perm] + torch.arange(m)[:, None] * cells
+        out[start : start + m] = torch.bincount(flat.reshape(-1), minlength=m * cells).reshape(m, -1).to(torch.float64)
+    out = out.reshape(num, num_tables, num_rows, num_cols).to(tables.device)
+    return out[:, 0] if single else out
 
 
-def _subsample_tables(table: Tensor, parts: int, generator: torch.Generator) -> Tensor:
-    """Split the trials of every row of ``table [C, K]`` at random into ``parts`` near-equal disjoint subsets
-    (stratified by row; sizes ``⌊n_x/parts⌋`` or one more). Returns float64 ``[parts, C, K]`` summing to ``table``.
+def _subsample_tables(tables: Tensor, parts: int, generator: torch.Generator) -> Tensor:
+    """Split the trials of every row of every table (``[C, K]`` or ``[T, C, K]``) at random into ``parts``
+    near-equal disjoint subsets (stratified by row; sizes ``⌊n_x/parts⌋`` or one more). Returns float64
+    ``[parts, C, K]`` (or ``[parts, T, C, K]``) summing to the input.
 
     The split for ``parts = 4`` nests in the split for ``parts = 2`` when drawn with the same generator state (both
     are read off one random order of each row's trials).
     """
-    num_rows, num_cols = table.shape
-    rows, cols = _trial_labels(table)
-    order = torch.argsort(rows.to(torch.float64) + torch.rand(rows.numel(), generator=generator, dtype=torch.float64))
-    rows, cols = rows[order], cols[order]
-    n_x = table.sum(-1).round().to(torch.int64).cpu()
-    start = torch.cumsum(n_x, 0) - n_x
-    pos = torch.arange(rows.numel()) - start[rows]
-    part = (pos * parts) // n_x[rows].clamp_min(1)
-    flat = part * (num_rows * num_cols) + rows * num_cols + cols
-    out = torch.bincount(flat, minlength=parts * num_rows * num_cols).to(torch.float64)
-    return out.reshape(parts, num_rows, num_cols).to(table.device)
+    single = tables.ndim == 2
+    t3 = tables[None] if single else tables
+    num_tables, num_rows, num_cols = t3.shape
+    tid, rows, cols = _trial_labels(t3)
+    group = tid * num_rows + rows  # (table, row) of every trial, non-decreasing
+    order = torch.argsort(group.to(torch.float64) + torch.rand(group.numel(), generator=generator, dtype=torch.float64))
+    group, cols = group[order], cols[order]
+    n_g = t3.sum(-1).reshape(-1).round().to(torch.int64).cpu()
+    start = torch.cumsum(n_g, 0) - n_g
+    pos = torch.arange(group.numel()) - start[group]
+    part = (pos * parts) // n_g[group].clamp_min(1)
+    cells = num_tables * num_rows * num_cols
+    flat = part * cells + group * num_cols + cols
+    out = torch.bincount(flat, minlength=parts * cells).to(torch.float64)
+    out = out.reshape(parts, num_tables, num_rows, num_cols).to(tables.device)
+    return out[:, 0] if single else out
 
 
 def _flat_tables(cm: Tensor) -> Tensor:
@@ -313,12 +326,14 @@ def _shuffle_mean_plugin(cm: Tensor, prior: PriorType, empty_rows: EmptyRowsType
     """Mean plug-in MI (nats) over ``n_shuffles`` permutation-null tables of every table in ``cm [..., C, K]``."""
     flat = _flat_tables(cm)
     generator = _generator(seed)
-    out = torch.empty(flat.shape[0], dtype=torch.float64, device=cm.device)
-    for i in range(flat.shape[0]):
-        null = _permutation_tables(flat[i], n_shuffles, generator)
+    total = torch.zeros(flat.shape[0], dtype=torch.float64, device=cm.device)
+    per = max(1, flat.numel())
+    step = max(1, (1 << 23) // per)
+    for start in range(0, n_shuffles, step):
+        null = _permutation_tables(flat, min(step, n_shuffles - start), generator)  # [S, T, C, K]
         p_x, rows = _resolve_prior(null, prior, empty_rows)
-        out[i] = _plugin_mi(p_x, _channel(null, rows)).mean()
-    return out.reshape(cm.shape[:-2])
+        total = total + _plugin_mi(p_x, _channel(null, rows)).sum(0)
+    return (total / n_shuffles).reshape(cm.shape[:-2])
 
 
 def _lagrange_at_zero(x: Tensor, y: Tensor) -> Tensor:
@@ -339,29 +354,26 @@ def _quadratic_extrapolation_mi(cm: Tensor, prior: PriorType, seed: int) -> Tens
     a random split of every row's trials into halves and into quarters, fitted by ``I(N) = I_∞ + a/N + b/N²``
     through the three points ``(1/N, Î_N)``, ``(mean 1/N_half, mean Î_half)``, ``(mean 1/N_quarter, mean
     Î_quarter)`` (exact interpolation); the estimate is ``I_∞``. Rows left without trials in a subsample are
-    dropped from that subsample's prior. Tables with fewer than 4 trials in some observed row fall back to the
-    plug-in."""
+    dropped from that subsample's prior. A table with fewer than 4 trials in some observed row gives the plug-in.
+    One tensor program for all tables of the batch."""
     flat = _flat_tables(cm)
     generator = _generator(seed)
-    out = torch.empty(flat.shape[0], dtype=torch.float64, device=cm.device)
-    for i in range(flat.shape[0]):
-        table = flat[i]
-        p_x, rows = _resolve_prior(table, prior, "drop")
-        full = _plugin_mi(p_x, _channel(table, rows))
-        observed = rows[rows > 0]
-        if observed.numel() == 0 or float(observed.min()) < 4:
-            out[i] = full
-            continue
-        state = generator.get_state()
-        halves = _subsample_tables(table, 2, generator)
-        generator.set_state(state)
-        quarters = _subsample_tables(table, 4, generator)
-        xs, ys = [1.0 / float(table.sum())], [full]
-        for sub in (halves, quarters):
-            p_s, rows_s = _resolve_prior(sub, prior, "drop")
-            ys.append(_plugin_mi(p_s, _channel(sub, rows_s)).mean())
-            xs.append(float((1.0 / sub.sum(dim=(-2, -1))).mean()))
-        out[i] = _lagrange_at_zero(torch.tensor(xs, dtype=torch.float64), torch.stack(ys).cpu()).to(cm.device)
+    p_x, rows = _resolve_prior(flat, prior, "drop")
+    full = _plugin_mi(p_x, _channel(flat, rows))  # [T]
+    state = generator.get_state()
+    halves = _subsample_tables(flat, 2, generator)
+    generator.set_state(state)
+    quarters = _subsample_tables(flat, 4, generator)
+    xs, ys = [1.0 / flat.sum(dim=(-2, -1))], [full]
+    for sub in (halves, quarters):
+        sizes = sub.sum(dim=(-2, -1))  # [parts, T]
+        safe = torch.where((sizes > 0)[..., None, None], sub, torch.ones_like(sub))  # empty only for tiny tables
+        p_s, rows_s = _resolve_prior(safe, prior, "drop")
+        ys.append(_plugin_mi(p_s, _channel(safe, rows_s)).mean(0))
+        xs.append((1.0 / sizes.clamp_min(1.0)).mean(0))
+    extrapolated = _lagrange_at_zero(torch.stack(xs, -1), torch.stack(ys, -1))
+    observed_min = torch.where(rows > 0, rows, torch.full_like(rows, float("inf"))).min(-1).values
+    out = torch.where(observed_min >= 4, extrapolated, full)
     return out.reshape(cm.shape[:-2])
 
 
