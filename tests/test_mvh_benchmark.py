@@ -278,3 +278,83 @@ def test_average_ranks_like_pandas():
     assert average_ranks([0.2, 0.1, 0.2, 0.05], descending=True) == [1.5, 3.0, 1.5, 4.0]
     r = average_ranks([1.0, float("nan"), 0.0])
     assert r[0] == 2.0 and math.isnan(r[1]) and r[2] == 1.0
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_benchmark_consistency_shape_bias_and_bad_experiment(tmp_path, capsys):
+    from rdmetrics.cli import main
+
+    root = _tiny(tmp_path / "raw")
+    # cue-conflict with one subject and the model (shape bias + consistency sections)
+    cc = root / "cue-conflict"
+    _write(
+        cc,
+        "cue-conflict_subject-01_session_1.csv",
+        HEADER_H
+        + "subject-01,1,1,0.5,cat,cat,0,0001_s5n_s01_0_cat_00_cat1-dog2.png\n"
+        + "subject-01,1,2,0.5,car,car,0,0002_s5n_s01_0_car_00_car1-dog1.png\n",
+    )
+    _write(
+        cc,
+        "cue-conflict_net_session-1.csv",
+        HEADER_M + "net,1,1,NaN,dog,cat,NaN,cat1-dog2.png\n" + "net,1,2,NaN,car,car,NaN,car1-dog1.png\n",
+    )
+    # a broken experiment: reported and skipped, the rest still runs
+    _write(root / "contrast", "contrast_x_session-1.csv", HEADER_M + "x,1,1,NaN,lion,cat,c100,0001_a_b_c_x.png\n")
+    _write(root / "performances", "net.csv", "dataset,accuracy\nedge,0.5\n")
+    out = tmp_path / "out"
+    rc = main(["mvh", str(root), "--n-bootstrap", "0", "--benchmark", "--out", str(out), "--no-plots"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "contrast: " in text and "unknown object_response" in text  # the skipped experiment, with its reason
+    assert "performances" in text
+    assert "most human-like" in text and "OOD accuracy" in text
+    assert "shape bias on cue-conflict" in text and "error consistency with the human subjects" in text
+    with (out / "benchmark.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == BENCHMARK_COLUMNS and rows[0]["model"] == "net"
+    expected = mvh_benchmark(load_model_vs_human(root, on_error="skip")).row("net")
+    assert float(rows[0]["error_consistency"]) == pytest.approx(expected["error_consistency"], abs=1e-15)
+    with (out / "shape_bias.csv").open() as fh:
+        sb = {r["observer"]: r for r in csv.DictReader(fh)}
+    assert float(sb["net"]["shape_bias"]) == 0.5 and float(sb["subject-01"]["shape_bias"]) == 1.0
+    for name in ("consistency.csv", "benchmark_datasets.csv", "benchmark_high-pass.csv", "benchmark_cue-conflict.csv"):
+        assert (out / name).is_file()
+
+
+def tiny_model():
+    """Factory for the --add-model test: answers 'cat' for every image (16 category scores)."""
+    import torch
+
+    class AlwaysCat(torch.nn.Module):
+        def forward(self, x):
+            scores = torch.zeros(x.shape[0], 16)
+            scores[:, 7] = 1.0  # CATEGORIES[7] == "cat"
+            return scores
+
+    return AlwaysCat()
+
+
+def test_cli_add_model(tmp_path, capsys, monkeypatch):
+    from PIL import Image
+
+    from rdmetrics.cli import main
+
+    root = _tiny(tmp_path / "raw")
+    stim = tmp_path / "stimuli" / "high-pass"
+    for name in [p for p in (root / "high-pass" / "high-pass_net_session-1.csv").read_text().split() if ".png" in p]:
+        stim.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8)).save(stim / name.split(",")[-1])
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    argv = ["mvh", str(root), "--n-bootstrap", "0", "--benchmark", "--add-model", "test_mvh_benchmark:tiny_model"]
+    assert main([*argv, "--stimuli", str(tmp_path / "stimuli"), "--label-map", "none", "--model-name", "cat-net"]) == 0
+    text = capsys.readouterr().out
+    assert "added model 'cat-net'" in text and "cat-net" in text.split("most human-like")[1]
+    rows = list(csv.DictReader((root / "high-pass" / "high-pass_cat-net_session-1.csv").open()))
+    assert {r["object_response"] for r in rows} == {"cat"} and len(rows) == 6
+    # usage errors before any work
+    with pytest.raises(SystemExit) as err:
+        main(["mvh", str(root), "--add-model", "x:y"])
+    assert err.value.code == 2

@@ -231,7 +231,11 @@ def run(args: argparse.Namespace) -> int:
     ctx = MvhContext(args=args, data=data, lines=[*added, *mvh_sections.skipped_lines(data)])
     ctx.report["settings"] = signature_kwargs(args) | {"path": str(data.root)}
     for section in SECTIONS:
-        section(ctx)
+        try:
+            section(ctx)
+        except ValueError as err:  # one analysis failing does not lose the others
+            name = section.__name__.removesuffix("_section")
+            ctx.lines += [f"== {name}: not computed ({' '.join(str(err).split())})", ""]
     print("\n".join(ctx.lines))
     if out is not None:
         with out:
