@@ -4,7 +4,8 @@ rdmetrics' definitions (the source paper's exact estimator is not public; these 
 reconstructions — see the README):
 
 * the points ``(x_ℓ, R_ℓ)`` of one system (one per perturbation condition ``ℓ``), with ``x = D`` (distortion) by
-  default or ``x`` = the severity values (``axis_values``), are summarised by a fitted frontier ``R̂(x)``:
+  default or ``x`` = the severity values (``axis_values``; :func:`rdmetrics.functional.rate_distortion_signature`
+  uses ``axis="severity"``), are summarised by a fitted frontier ``R̂(x)``:
 
   - ``"quadratic"``: least-squares ``R̂ = a₀ + a₁x + a₂x²``;
   - ``"exponential"``: least-squares ``R̂ = a·exp(−b x) + c`` (``b`` by grid search + golden section on the
@@ -16,8 +17,12 @@ reconstructions — see the README):
     is a single segment);
 
 * ``β = −R̂'(x*)`` (bits per unit of ``x``; positive when the rate falls as distortion grows);
-* ``κ = R̂''(x*) / (1 + R̂'(x*)²)^{3/2}``, the **signed** curvature of the graph (positive = convex);
-* ``x*`` (``at``) defaults to the midpoint of the observed ``x`` range;
+* ``κ = r̂''(u*) / (1 + r̂'(u*)²)^{3/2}``, the **signed** curvature of the graph (positive = convex) in normalised
+  coordinates ``u = (x − x_min)/(x_max − x_min)``, ``r = R / log2 C``: unit-free (unchanged by affine rescaling of
+  ``x``, by the unit of the rate and, for the same curve in units of ``log2 C``, by the class count);
+  ``curvature = R̂''(x*)`` is the raw second derivative and ``beta_normalized = −r̂'(u*)`` the normalised slope;
+* ``x*`` (``at``) defaults to the midpoint of the observed ``x`` range (``at_accuracy``: where the frontier reaches
+  a given accuracy, see :func:`rd_signatures`);
 * ``auc`` = mean height of ``R̂`` over the observed ``x`` range ÷ ``log2 C`` (``∫ R̂ dx / (x_max − x_min) / log2 C``;
   in bits when ``num_classes`` is None);
 * ``secant_slope = −(R_last − R_first) / (x_last − x_first)`` over the observed points sorted by ``x`` (the
