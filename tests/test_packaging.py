@@ -64,3 +64,45 @@ def test_public_names_resolve() -> None:
     for mod in (rdmetrics, F):
         for name in mod._EXPORTS:
             assert getattr(mod, name) is not None, f"{mod.__name__}.{name} does not resolve"
+
+
+@pytest.mark.parametrize("package", ["rdmetrics", "rdmetrics.functional", "rdmetrics.extractors"])
+def test_type_checking_imports_mirror_the_lazy_exports(package: str) -> None:
+    """Lazy (PEP 562) exports are invisible to mypy/pyright/IDEs unless spelled out under ``if TYPE_CHECKING:``; the
+    two lists must name the same objects from the same modules."""
+    import importlib
+
+    module = importlib.import_module(package)
+    tree = ast.parse(pathlib.Path(module.__file__).read_text())
+    typed: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom) and imp.module, "only `from module import name` lines here"
+                for alias in imp.names:
+                    assert alias.asname in (None, alias.name), f"{alias.name} re-exported under another name"
+                    typed[alias.name] = imp.module
+    lazy = dict(module._EXPORTS)
+    missing = sorted(set(lazy) - set(typed))
+    extra = sorted(set(typed) - set(lazy))
+    assert not missing, f"{package}: add to its `if TYPE_CHECKING:` block: {missing}"
+    assert not extra, f"{package}: in `if TYPE_CHECKING:` but not in _EXPORTS: {extra}"
+    wrong = {name: (typed[name], lazy[name]) for name in lazy if typed[name] != lazy[name]}
+    assert not wrong, f"{package}: TYPE_CHECKING module differs from _EXPORTS: {wrong}"
+
+
+def test_lightning_utilities_is_a_declared_dependency() -> None:
+    """The core imports ``lightning_utilities`` (rdmetrics/utilities/imports.py): it must be a declared dependency, not
+    something that happens to come with torchmetrics."""
+    tomllib = pytest.importorskip("tomllib")
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {d.split(";")[0].split("[")[0].split("<")[0].split(">")[0].split("=")[0].strip().lower() for d in deps}
+    imported = set()
+    for path in (ROOT / "rdmetrics").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                imported.update(a.name.split(".")[0] for a in node.names)
+    assert "lightning_utilities" in imported
+    assert "lightning-utilities" in names, f"declare lightning-utilities in [project] dependencies: {sorted(names)}"

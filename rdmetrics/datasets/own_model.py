@@ -79,7 +79,7 @@ def default_preprocess(image: Any, image_size: int = 224) -> Tensor:
 
     img = image.convert("RGB")
     if img.size != (image_size, image_size):
-        img = img.resize((image_size, image_size), Image.BILINEAR)
+        img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
     x = torch.from_numpy(np.asarray(img, dtype=np.float32).copy()).permute(2, 0, 1) / 255.0
     mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)

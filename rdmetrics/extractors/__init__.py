@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # resolved lazily at run time (timm is optional)
     from rdmetrics.extractors.timm import TimmFeatureExtractor
 
 _EXPORTS: dict[str, str] = {"TimmFeatureExtractor": "rdmetrics.extractors.timm"}
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+if not TYPE_CHECKING:  # hidden from type checkers, so that a name missing above is an error, not Any
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 #: timm name of the DINOv2 ViT-L/14 backbone registered as ``"dinov2_vitl14"``
 DINOV2_VITL14 = "vit_large_patch14_dinov2.lvd142m"
