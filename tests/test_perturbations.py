@@ -616,3 +616,25 @@ def test_keyed_noise_on_cuda():
         torch.testing.assert_close(
             p(x.cuda(), p.levels[3], seeds=keys.cuda()).cpu(), p(x, p.levels[3], seeds=keys), atol=1e-4, rtol=0
         )
+
+
+def test_custom_family_without_per_sample_rand_gets_a_clear_error_with_seeds():
+    @register_perturbation("raw-noise-example", levels=(0.0, 0.1), identity_level=0.0, overwrite=True)
+    def raw_noise(images, severity, generator=None):
+        return images + severity * torch.rand(images.shape, generator=generator)
+
+    @register_perturbation("keyed-noise-example", levels=(0.0, 0.1), identity_level=0.0, overwrite=True)
+    def keyed_noise(images, severity, generator=None):
+        from rdmetrics.perturbations import per_sample_rand
+
+        return images + severity * per_sample_rand(images.shape[0], tuple(images.shape[1:]), generator, images)
+
+    try:
+        x = torch.full((2, 1, 4, 4), 0.5)
+        with pytest.raises(TypeError, match="per_sample_rand"):
+            get_perturbation("raw-noise-example")(x, 0.1, seeds=[1, 2])
+        y = get_perturbation("keyed-noise-example")(x, 0.1, seeds=[1, 2])
+        torch.testing.assert_close(get_perturbation("keyed-noise-example")(x[1:], 0.1, seeds=[2]), y[1:])
+    finally:
+        _REGISTRY.pop("raw-noise-example", None)
+        _REGISTRY.pop("keyed-noise-example", None)

@@ -117,7 +117,15 @@ class Perturbation:
         elif generator is not None and not isinstance(generator, (torch.Generator, SampleSeeds)):
             raise TypeError(f"`generator` must be a torch.Generator or None, got {type(generator).__name__}")
         work_dtype = torch.promote_types(images.dtype, torch.float32)
-        out = self.fn(images.to(work_dtype), severity, generator=generator, **self.options)
+        try:
+            out = self.fn(images.to(work_dtype), severity, generator=generator, **self.options)
+        except TypeError as err:
+            if isinstance(generator, SampleSeeds) and "generator" in str(err):
+                raise TypeError(
+                    f"perturbation {self.name!r} does not support per-image `seeds`: it must draw its noise with"
+                    f" rdmetrics.perturbations.per_sample_rand(batch, shape, generator, like) ({err})"
+                ) from err
+            raise
         return out.clamp(0.0, 1.0).to(images.dtype)
 
     def with_options(self, **options: Any) -> Perturbation:
