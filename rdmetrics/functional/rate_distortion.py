@@ -628,10 +628,11 @@ def _rate_distortion_signature_compute(
         b_sig = _fit_signatures(
             b_x, b_dist, b_rate, method, at, nc, False, at_accuracy=at_accuracy, distortion_axis=on_d
         )
+        corrected = ci_method not in ("percentile", "basic")  # the method reports a bias-corrected value
         for key in SIGNATURE_KEYS:
-            _summarise(out, key, bootstrap_summary(out[key], b_sig[key], float(ci), ci_method))
+            _summarise(out, key, bootstrap_summary(out[key], b_sig[key], float(ci), ci_method), corrected)
         log_c = math.log2(num_classes)
-        _summarise(out, "rate", bootstrap_summary(rate, b_rate, float(ci), ci_method, bounds=(0.0, log_c)))
+        _summarise(out, "rate", bootstrap_summary(rate, b_rate, float(ci), ci_method, bounds=(0.0, log_c)), corrected)
         finite = b_sig["beta"][torch.isfinite(b_sig["beta"])]
         out["beta_se"] = (
             finite.std() if finite.numel() > 1 else torch.tensor(float("nan"), dtype=torch.float64, device=cm.device)
@@ -648,11 +649,12 @@ def _rate_distortion_signature_compute(
     return out
 
 
-def _summarise(out: dict[str, Tensor], key: str, summary: dict[str, Tensor]) -> None:
+def _summarise(out: dict[str, Tensor], key: str, summary: dict[str, Tensor], corrected: bool) -> None:
+    """Store a bootstrap summary: value, ``_ci``, ``_bias`` and, for bias-corrected methods, the raw estimate."""
     out[key] = summary["value"]
     out[f"{key}_ci"] = summary["ci"]
     out[f"{key}_bias"] = summary["bias"]
-    if not torch.equal(summary["raw"].nan_to_num(0.0), summary["value"].nan_to_num(0.0)):
+    if corrected and "raw" in summary:
         out[f"{key}_raw"] = summary["raw"]
 
 
