@@ -395,6 +395,10 @@ def test_on_error_skip(tmp_path):
     assert list(data) == ["edge"]
     (_path, why), *_ = [s for s in data.skipped if s[0].name == "contrast"]
     assert str(bad) in why and "unknown object_response" in why
+    # nothing left to read: the error itself, naming the file
+    with pytest.raises(ValueError, match="unknown object_response") as err:
+        load_model_vs_human(tmp_path, experiments=["contrast"], on_error="skip")
+    assert str(bad) in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -678,7 +678,8 @@ def load_model_vs_human(
         observers: observer names to keep (``"humans"``, ``"subject-01"``, model names as in column ``subj``,
             e.g. ``"resnet50"``); default all.
         on_error: ``"raise"`` (default) or ``"skip"``: a dataset that fails to load is then left out and listed in
-            :attr:`ModelVsHuman.skipped` with its error message, and the others are still read.
+            :attr:`ModelVsHuman.skipped` with its error message, and the others are still read (when none can be
+            read, the error is raised).
 
     Returns:
         :class:`ModelVsHuman`, a mapping ``experiment -> ExperimentData`` with ``confmats[observer]`` ``[L, 16, 17]``
@@ -734,13 +735,19 @@ def load_model_vs_human(
     if isinstance(observers, str):
         observers = [observers]
     data: dict[str, ExperimentData] = {}
+    failures: list[ValueError] = []
     for name, folder in folders.items():
         try:
             data[name] = _load_experiment(folder, observers)
         except ValueError as err:
             if on_error == "raise":
                 raise
+            failures.append(err)
             skipped.append((folder, str(err)))
+    if failures and not data:  # nothing left to skip to: the error itself
+        if len(failures) == 1:
+            raise failures[0]
+        raise ValueError(f"{root}: no dataset could be read: " + "; ".join(str(e) for e in failures))
     if observers is not None:
         found = {o for e in data.values() for o in e.observers}
         unknown = [o for o in observers if o not in found]
