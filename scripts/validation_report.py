@@ -1,58 +1,74 @@
 #!/usr/bin/env python
-"""Regenerate ``docs/validation.md`` (+ ``docs/figures/``): rdmetrics' RD signatures on model-vs-human.
+"""Regenerate ``docs/validation.md`` (+ ``docs/figures/``): rdmetrics' RD and asymmetry signatures on model-vs-human.
 
-    python scripts/validation_report.py            # full report (~5-10 min on 2 CPU cores)
-    python scripts/validation_report.py --quick    # 40 bootstrap replicates, for a smoke test
+    python scripts/validation_report.py            # full report (200 bootstrap replicates; ~10-20 min on 2 cores)
+    python scripts/validation_report.py --quick    # 30 replicates, 3 experiments, for a smoke test
 
-For the 12 parametric model-vs-human experiments (4 human subjects, pooled, and 5 models): per frontier method
-(quadratic, exponential, pchip, hull) β, κ and AUC with bootstrap CIs read at a *common* distortion D* per
-experiment (matched accuracy); which method gives the narrowest CIs; a verdict per experiment on the claim "humans
-show smoother (lower κ), less steep (lower β) trade-offs than DNNs even at matched accuracy"; and Geirhos error
-consistency human-vs-model next to it. Data: ``$RDMETRICS_MVH_DIR`` or ``../shared/data/model-vs-human`` (never
-copied into the repository).
+Report v2 (issue 13): the seed paper's claim ("humans show smoother, less steep trade-offs than DNNs even at
+matched accuracy") judged on both axes (distortion and severity), for pooled humans and for each subject, with β
+and κ judged separately; a sensitivity table over rate estimators (plug-in, Miller–Madow, the library default,
+floor-corrected); reference columns (accuracy-vs-severity slope, Hamming-bound slope at D*); how D* moves with the
+model set; directional-confusion asymmetry (follow-up paper) per subject vs per model within accuracy bands; the
+simulation of broad-weak vs sparse-strong asymmetry; human-likeness per model; the model-vs-human benchmark table.
+Data: ``$RDMETRICS_MVH_DIR`` or ``../shared/data/model-vs-human`` (never copied into the repository). Not run by
+the test suite.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import itertools
+import inspect
 import math
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rdmetrics import __version__
-from rdmetrics.cli import _plot_frontiers, _progress, _Staging, matched_distortion
-from rdmetrics.datasets import HUMANS, load_model_vs_human
-from rdmetrics.datasets.model_vs_human import default_mvh_dir
-from rdmetrics.functional import error_consistency, rate_distortion_points, rate_distortion_signature
-from rdmetrics.functional.bootstrap import basic_interval
+from rdmetrics.datasets import HUMANS, PARAMETRIC, load_model_vs_human, mvh_benchmark, mvh_human_likeness
+from rdmetrics.datasets.human_likeness import SIGNATURES
+from rdmetrics.functional import (
+    bootstrap_confmat,
+    confusion_asymmetry,
+    rate_distortion_points,
+    rate_distortion_signature,
+    rd_signatures,
+    simulate_asymmetric_channel,
+)
 
-METHODS = ("quadratic", "exponential", "pchip", "hull")
-SIGS = ("beta", "kappa", "auc")
 REPO = Path(__file__).resolve().parents[1]
+AXES = ("distortion", "severity")
+SIGS = ("beta", "kappa", "auc")
+C = 16
+DEFAULT = inspect.signature(rate_distortion_signature).parameters["correction"].default
+ESTIMATORS = tuple(dict.fromkeys(("none", "miller_madow", DEFAULT, "floor")))
+EST_NAME = {"none": "plug-in", "miller_madow": "Miller–Madow", "floor": f"floor-corrected ({DEFAULT} − null floor)"}
+BANDS = ((0.0, 0.5), (0.5, 0.8), (0.8, 1.01))
+
+
+def _summary() -> Any:
+    import rdmetrics.functional as F
+
+    return F.bootstrap_summary
 
 
 # ------------------------------------------------------------------------------------------------------ computing
 
 
-def _interval(point: float, ci: list[float] | None, kind: str) -> tuple[float, float]:
-    """The library's percentile CI, or the library's 'basic' interval built from it (both from one bootstrap)."""
-    if ci is None or not all(math.isfinite(c) for c in ci) or not math.isfinite(point):
-        return math.nan, math.nan
-    if kind == "percentile":
-        return ci[0], ci[1]
-    lo, hi = basic_interval(torch.tensor(point, dtype=torch.float64), torch.tensor(ci, dtype=torch.float64)).tolist()
-    return lo, hi
+def _interval(point: torch.Tensor, reps: torch.Tensor, reference: torch.Tensor) -> tuple[float, float, float]:
+    """Basic bootstrap interval (library summary); ``reference`` = the value in the bootstrap world (the signature
+    of the observed data's plug-in rates: what a bias-corrected estimator's replicates scatter around)."""
+    res = _summary()(point, reps, 0.95, "basic", reference=reference)
+    lo, hi = res["ci"].unbind(-1)
+    return float(res["value"]), float(lo), float(hi)
 
 
-def _abs_interval(lo: float, hi: float) -> tuple[float, float]:
-    """Interval of |κ| from an interval of κ."""
+def _abs(lo: float, hi: float) -> tuple[float, float]:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return math.nan, math.nan
     if lo <= 0 <= hi:
@@ -60,462 +76,770 @@ def _abs_interval(lo: float, hi: float) -> tuple[float, float]:
     return min(abs(lo), abs(hi)), max(abs(lo), abs(hi))
 
 
-def _signature(cm: torch.Tensor, method: str, at: float, args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        res = rate_distortion_signature(
-            cm,
-            method=method,
-            at=at,
-            n_bootstrap=args.n_bootstrap,
-            seed=args.seed,
-            correction="miller_madow",
-            ci_method="percentile",  # both interval kinds are derived from the percentile bounds below
-        )
-    except ValueError as err:
-        return {"error": " ".join(str(err).split())}
-    out: dict[str, Any] = {}
-    for s in SIGS:
-        point = float(res[s])
-        pct = res[f"{s}_ci"].tolist() if f"{s}_ci" in res else None
-        out[s] = point
-        out[f"{s}_pct"] = pct
-        out[f"{s}_ci"] = _interval(point, pct, args.interval)
-        out[f"{s}_ci_alt"] = _interval(point, pct, "percentile" if args.interval == "basic" else "basic")
-        out[f"{s}_outside"] = bool(pct is not None and math.isfinite(point) and not (pct[0] <= point <= pct[1]))
-    out["abs_kappa_ci"] = _abs_interval(*out["kappa_ci"])
-    out["abs_kappa_ci_alt"] = _abs_interval(*out["kappa_ci_alt"])
-    return out
+def _fit(d: torch.Tensor, r: torch.Tensor, x: torch.Tensor | None, at: float | None) -> dict[str, torch.Tensor]:
+    return rd_signatures(d, r, method="quadratic", at=at, axis_values=x, num_classes=C, strict=False)
 
 
-def _error_consistency(exp: Any) -> dict[str, Any]:
-    """Mean over levels of Geirhos' error consistency: each model vs each subject, and subject vs subject."""
-    t = exp.trials
-    n_levels = len(exp.conditions)
-
-    def mean_kappa(a: str, b: str) -> tuple[float, float]:
-        target, ra, rb, cond = t.paired(a, b)
-        ks, cs = [], []
-        for lev in range(n_levels):
-            sel = cond == lev
-            if int(sel.sum()) == 0:
+def observer_signatures(cm: torch.Tensor, conditions: list[str], at_d: float | None, args: argparse.Namespace) -> dict:
+    """Points, null floor and signatures with basic intervals for every estimator and both axes (one bootstrap)."""
+    if len(conditions) >= 3:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            base = rate_distortion_signature(cm, conditions=conditions, axis="severity", n_bootstrap=0, seed=args.seed)
+    else:  # no frontier: points only
+        d0, _ = rate_distortion_points(cm)
+        base = {"x": torch.arange(len(conditions), dtype=torch.float64), "distortion": d0, "accuracy": 1 - d0}
+        base["rate_floor"] = torch.full_like(d0, math.nan)
+    x_sev = base["x"]
+    floor = base["rate_floor"]
+    boot = bootstrap_confmat(cm, args.n_bootstrap, seed=args.seed)
+    out: dict[str, Any] = {
+        "distortion": base["distortion"].tolist(),
+        "accuracy": base["accuracy"].tolist(),
+        "rate_floor": floor.tolist(),
+        "x_severity": x_sev.tolist(),
+        "sig": {},
+    }
+    d_pl, r_pl = rate_distortion_points(cm, correction="none")
+    for est in ESTIMATORS:
+        corr = DEFAULT if est == "floor" else est
+        d, r = rate_distortion_points(cm, correction=corr, seed=args.seed)
+        bd, br = rate_distortion_points(boot, correction=corr, seed=args.seed)
+        if est == "floor":
+            r, br = r - floor, br - floor
+        out.setdefault("rate", {})[est] = r.tolist()
+        for axis in AXES:
+            x = None if axis == "distortion" else x_sev
+            at = at_d if axis == "distortion" else None
+            if len(conditions) < 3 or (axis == "distortion" and at is None):
                 continue
-            r = error_consistency(ra[sel], rb[sel], target[sel])
-            ks.append(float(r["kappa"]))
-            cs.append(float(r["observed"]))
-        return sum(ks) / len(ks), sum(cs) / len(cs)
-
-    out: dict[str, Any] = {"models": {}}
-    for m in exp.models:
-        vals = [mean_kappa(s, m) for s in exp.subjects]
-        out["models"][m] = {
-            "kappa": sum(v[0] for v in vals) / len(vals),
-            "kappa_min": min(v[0] for v in vals),
-            "kappa_max": max(v[0] for v in vals),
-            "observed": sum(v[1] for v in vals) / len(vals),
-        }
-    pairs = [mean_kappa(a, b) for a, b in itertools.combinations(exp.subjects, 2)]
-    out["human_human"] = sum(p[0] for p in pairs) / len(pairs) if pairs else math.nan
+            p = _fit(d, r, x, at)
+            ref = _fit(d_pl, r_pl, x, at)
+            b = _fit(bd, br, None if x is None else x.expand_as(bd), at)
+            entry = {}
+            for s in SIGS:
+                v, lo, hi = _interval(p[s], b[s], ref[s])
+                entry[s], entry[f"{s}_ci"] = v, (lo, hi)
+            entry["abs_kappa_ci"] = _abs(*entry["kappa_ci"])
+            entry["at"] = float(p["at"])
+            out["sig"][(axis, est)] = entry
+    # accuracy-vs-severity slope at the same reading point (quadratic fit, like the rate)
+    if len(conditions) >= 3:
+        acc = base["accuracy"]
+        out["acc_slope"] = float(_fit(base["distortion"], acc, x_sev, None)["beta"])
     return out
 
 
 def _compare(h: tuple[float, float], m: tuple[float, float]) -> str:
     if not all(math.isfinite(v) for v in (*h, *m)):
         return "n/a"
-    if h[1] < m[0]:
-        return "lower"
-    if h[0] > m[1]:
-        return "higher"
-    return "overlap"
+    return "lower" if h[1] < m[0] else "higher" if h[0] > m[1] else "overlap"
 
 
-def _subject_pairs(sigs: dict[str, dict[str, Any]], subjects: tuple[str, ...], models: tuple[str, ...]) -> str:
-    """Each subject vs each model on β and |κ|: counts ``lower/overlap/higher`` (humans relative to models)."""
-    out = []
-    for key in ("beta_ci", "abs_kappa_ci"):
-        res = [
-            _compare(sigs[s][key], sigs[m][key])
-            for s in subjects
-            for m in models
-            if "error" not in sigs.get(s, {"error": 1}) and "error" not in sigs.get(m, {"error": 1})
-        ]
-        out.append("/".join(str(res.count(k)) for k in ("lower", "overlap", "higher")))
-    return f"β {out[0]}; \\|κ\\| {out[1]}"
+def _counts(res: list[str]) -> str:
+    return "/".join(str(res.count(k)) for k in ("lower", "overlap", "higher"))
 
 
-def _verdict(sigs: dict[str, dict[str, Any]], models: tuple[str, ...], alt: bool = False) -> dict[str, Any]:
-    """Humans (pooled) vs each model on β and |κ| (CI-separated); ``alt``: with the other interval type."""
-    sfx = "_alt" if alt else ""
-    h = sigs.get(HUMANS, {})
-    beta, kap, both, contra = {}, {}, 0, 0
-    for m in models:
-        s = sigs.get(m, {})
-        if "error" in h or "error" in s:
-            beta[m] = kap[m] = "n/a"
-            continue
-        beta[m] = _compare(h["beta_ci" + sfx], s["beta_ci" + sfx])
-        kap[m] = _compare(h["abs_kappa_ci" + sfx], s["abs_kappa_ci" + sfx])
-        both += beta[m] == "lower" and kap[m] == "lower"
-        contra += beta[m] == "higher" or kap[m] == "higher"
-    n = len(models)
-    if both > n / 2 and contra == 0:
-        verdict = "holds"
-    elif contra > n / 2:
-        verdict = "does not hold"
-    else:
-        verdict = "unclear"
-    return {"verdict": verdict, "beta": beta, "kappa": kap, "both_lower": both, "contradict": contra}
+def _verdict(res: list[str]) -> str:
+    n = sum(r != "n/a" for r in res)
+    if n == 0:
+        return "n/a"
+    if res.count("lower") > n / 2 and res.count("higher") == 0:
+        return "humans lower"
+    if res.count("higher") > n / 2:
+        return "humans higher"
+    return "inconclusive"
+
+
+def compare(entry: dict, exp: Any, axis: str, est: str) -> dict[str, Any]:
+    """Pooled humans vs each model and each subject vs each model on β and |κ| (CI separation)."""
+    obs = entry["obs"]
+    out: dict[str, Any] = {}
+    for key, ci in (("beta", "beta_ci"), ("kappa", "abs_kappa_ci")):
+        pooled, subj = [], []
+        for m in exp.models:
+            sm = obs[m]["sig"].get((axis, est))
+            sh = obs[HUMANS]["sig"].get((axis, est))
+            pooled.append(_compare(sh[ci], sm[ci]) if sh and sm else "n/a")
+            for s in exp.subjects:
+                ss = obs[s]["sig"].get((axis, est))
+                subj.append(_compare(ss[ci], sm[ci]) if ss and sm else "n/a")
+        out[key] = {"pooled": pooled, "subjects": subj, "verdict": _verdict(pooled), "subj_verdict": _verdict(subj)}
+    return out
+
+
+def matched(dists: list[list[float]]) -> float | None:
+    lo, hi = max(min(d) for d in dists), min(max(d) for d in dists)
+    return (lo + hi) / 2 if hi > lo else None
+
+
+def asymmetry_points(exp: Any) -> list[dict[str, Any]]:
+    rows = []
+    for o in (*exp.subjects, *exp.models):
+        res = confusion_asymmetry(exp.confmat(o))
+        acc = exp.accuracy(o)
+        for i in range(len(exp.conditions)):
+            rows.append(
+                {"observer": o, "kind": "subject" if o in exp.subjects else "model", "accuracy": float(acc[i])}
+                | {k: float(res[k][i]) for k in ("asymmetry", "asymmetry_excess", "top1_error_share")}
+                | {"eff": float(res["effective_wrong_answers"][i])}
+            )
+    return rows
+
+
+def simulation(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Population channels at matched accuracy (D = 0.1 … 0.85) and 160-trial samples (Miller–Madow)."""
+    acc = torch.linspace(0.9, 0.15, 8, dtype=torch.float64)
+    d = 1 - acc
+    g = torch.Generator().manual_seed(args.seed)
+    rows = []
+    for kind, s in (("symmetric", 0.0), ("broad", 0.5), ("broad", 0.9), ("sparse", 0.5), ("sparse", 0.9)):
+        q = simulate_asymmetric_channel(C, acc, kind, strength=s)
+        _, r = rate_distortion_points(q, correction="none")
+        sig = rd_signatures(d, r, at=0.5, num_classes=C)
+        asy = confusion_asymmetry(q[4], null=False)  # D = 0.5
+        counts = torch.stack([torch.multinomial(q[i], 10 * 20, replacement=True, generator=g) for i in range(8)])
+        reps = []
+        for rep in range(20):  # 20 samples of 10 trials per class
+            cm = torch.zeros(8, C, C, dtype=torch.float64)
+            pick = counts[..., rep * 10 : (rep + 1) * 10]
+            cm.scatter_add_(-1, pick, torch.ones_like(pick, dtype=torch.float64))
+            reps.append(cm)
+        cms = torch.stack(reps)
+        sd, sr = rate_distortion_points(cms, correction="miller_madow")
+        ss = rd_signatures(sd, sr, at=0.5, num_classes=C, strict=False)
+        sa = confusion_asymmetry(cms[:, 4])
+        rows.append(
+            {"kind": kind, "strength": s, "rate_mid": float(r[4]), "beta": float(sig["beta"])}
+            | {"curvature": float(sig["curvature"]), "kappa": float(sig["kappa"]), "auc": float(sig["auc"])}
+            | {k: float(asy[k]) for k in ("asymmetry", "top1_error_share", "effective_wrong_answers")}
+            | {"pairs": float(asy["asymmetric_pairs"])}
+            | {"s_beta": float(ss["beta"].nanmean()), "s_kappa": float(ss["kappa"].nanmean())}
+            | {"s_asym": float(sa["asymmetry"].nanmean()), "s_excess": float(sa["asymmetry_excess"].nanmean())}
+        )
+    return rows
 
 
 def compute(args: argparse.Namespace) -> dict[str, Any]:
-    data = load_model_vs_human(args.data, experiments=args.experiments)
-    results: dict[str, Any] = {"experiments": {}}
-    jobs = []
+    exps = args.experiments or list(PARAMETRIC)
+    data = load_model_vs_human(args.data, experiments=exps)
+    results: dict[str, Any] = {"experiments": {}, "data": data}
     for name, exp in data.items():
-        d, plug = rate_distortion_points(torch.stack([exp.confmat(o) for o in exp.observers]), correction="none")
-        _, mm = rate_distortion_points(torch.stack([exp.confmat(o) for o in exp.observers]), correction="miller_madow")
-        levels = {
-            o: {"distortion": d[i].tolist(), "rate": mm[i].tolist(), "rate_plugin": plug[i].tolist()}
-            for i, o in enumerate(exp.observers)
+        conds = list(exp.conditions)
+        dist = {o: (1 - exp.accuracy(o)).tolist() for o in exp.observers}
+        at = matched(list(dist.values())) if len(conds) >= 3 else None
+        loo = {}
+        if at is not None:
+            for m in exp.models:
+                loo[m] = matched([v for o, v in dist.items() if o != m])
+        entry: dict[str, Any] = {"at": at, "loo": loo, "obs": {}}
+        for o in exp.observers:
+            print(f"  {name} / {o}", file=sys.stderr, flush=True)
+            entry["obs"][o] = observer_signatures(exp.confmat(o), conds, at, args)
+        entry["cmp"] = {
+            (axis, est): compare(entry, exp, axis, est)
+            for axis in AXES
+            for est in ESTIMATORS
+            if at is not None and len(conds) >= 3
         }
-        dists = [v["distortion"] for v in levels.values()]
-        lo, hi = max(min(x) for x in dists), min(max(x) for x in dists)
-        at = matched_distortion(dists)
-        entry = {
-            "exp": exp,
-            "levels": levels,
-            "matched": (lo, hi, at),
-            "sigs": {m: {} for m in METHODS},
-            "ec": _error_consistency(exp),
-        }
+        entry["asym"] = asymmetry_points(exp)
         results["experiments"][name] = entry
-        if len(exp.conditions) >= 3 and at is not None:
-            jobs += [(name, m, o) for m in METHODS for o in exp.observers]
-    for name, method, obs in _progress(jobs, desc="signatures", unit="fit"):
-        entry = results["experiments"][name]
-        entry["sigs"][method][obs] = _signature(entry["exp"].confmat(obs), method, entry["matched"][2], args)
-    # stability: median CI width per method over every (experiment, observer) fitted
-    stab = {}
-    for method in METHODS:
-        widths: dict[str, list[float]] = {s: [] for s in SIGS}
-        n_fit = n_fail = n_out = n_tot = 0
-        for entry in results["experiments"].values():
-            for s in entry["sigs"][method].values():
-                n_tot += 1
-                if "error" in s or not math.isfinite(s["beta_ci"][0]):
-                    n_fail += 1
-                    continue
-                n_fit += 1
-                n_out += sum(s[f"{k}_outside"] for k in SIGS)
-                for k in SIGS:
-                    widths[k].append(s[f"{k}_ci"][1] - s[f"{k}_ci"][0])
-        stab[method] = {
-            **{k: (torch.tensor(v).median().item() if v else math.nan) for k, v in widths.items()},
-            "failed": n_fail,
-            "total": n_tot,
-            "outside": n_out / max(3 * n_fit, 1),
-        }
-    ranks = {m: 0.0 for m in METHODS}
-    for k in SIGS:
-        for r, m in enumerate(sorted(METHODS, key=lambda m: (stab[m][k], stab[m]["failed"]))):
-            ranks[m] += r
-    best = min(METHODS, key=lambda m: (ranks[m] + stab[m]["failed"] / max(stab[m]["total"], 1), stab[m]["beta"]))
-    results["stability"], results["ranks"], results["best"] = stab, ranks, best
-    for entry in results["experiments"].values():
-        models = entry["exp"].models
-        entry["verdicts"] = {m: _verdict(entry["sigs"][m], models) for m in METHODS if entry["sigs"][m]}
-        entry["pairs"] = {m: _subject_pairs(entry["sigs"][m], entry["exp"].subjects, models) for m in METHODS}
-        entry["verdicts_alt"] = {m: _verdict(entry["sigs"][m], models, alt=True) for m in METHODS if entry["sigs"][m]}
-    results["data"] = data
+    print("  human-likeness", file=sys.stderr, flush=True)
+    results["likeness"] = {ax: mvh_human_likeness(data, axis=ax) for ax in AXES}
+    print("  simulation", file=sys.stderr, flush=True)
+    results["simulation"] = simulation(args)
+    print("  benchmark", file=sys.stderr, flush=True)
+    try:
+        results["benchmark"] = mvh_benchmark(args.data)
+    except (ValueError, OSError) as err:
+        results["benchmark"] = f"benchmark unavailable: {' '.join(str(err).split())}"
     return results
 
 
-# -------------------------------------------------------------------------------------------------------- writing
+# -------------------------------------------------------------------------------------------------------- figures
 
 
-def _f(x: float, nd: int = 3) -> str:
-    return "–" if x is None or not math.isfinite(x) else f"{x:.{nd}f}"
-
-
-def _ci(s: dict[str, Any], key: str, nd: int = 3) -> str:
-    if "error" in s:
-        return "–"
-    lo, hi = s[f"{key}_ci"]
-    mark = "†" if s[f"{key}_outside"] else ""
-    return f"{_f(s[key], nd)} [{_f(lo, nd)}, {_f(hi, nd)}]{mark}"
-
-
-def _beta_kappa_figure(results: dict[str, Any], method: str, path: Path) -> None:
+def _figures(results: dict[str, Any], figdir: Path) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    names = [n for n, e in results["experiments"].items() if e["sigs"][method]]
-    cols = 3
-    rows = max(1, math.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    colours = plt.get_cmap("tab10")
-    for ax, name in zip(axes.flat, names):
-        entry = results["experiments"][name]
-        exp = entry["exp"]
-        for obs in exp.observers:
-            s = entry["sigs"][method].get(obs, {})
-            if "error" in s or not s:
-                continue
-            if obs == HUMANS:
-                style = {"color": "black", "marker": "o", "ms": 7, "label": "humans (pooled)"}
-            elif obs in exp.subjects:
-                style = {"color": "0.6", "marker": ".", "ms": 5, "label": None}
-            else:
-                style = {"color": colours(exp.models.index(obs)), "marker": "s", "ms": 5, "label": obs}
-            b, k = s["beta"], s["kappa"]
-            xerr = [[max(b - s["beta_ci"][0], 0)], [max(s["beta_ci"][1] - b, 0)]]
-            yerr = [[max(k - s["kappa_ci"][0], 0)], [max(s["kappa_ci"][1] - k, 0)]]
-            ax.errorbar([b], [k], xerr=xerr, yerr=yerr, ls="none", elinewidth=0.8, **style)
-        ax.set_title(f"{name} (D*={entry['matched'][2]:.2f})", fontsize=9)
-        ax.set_xlabel("β [bits / unit D]", fontsize=8)
-        ax.set_ylabel("κ", fontsize=8)
-        ax.axhline(0, color="0.85", lw=0.6)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=6, fontsize=8)
-    fig.suptitle(f"β and κ at matched distortion D*, method={method}, {results['interval']} bootstrap CIs")
-    fig.tight_layout(rect=(0, 0.05, 1, 0.96))
-    fig.savefig(path, dpi=100)
+    from rdmetrics.cli.mvh import plot_frontiers
+
+    written = []
+    for name, e in results["experiments"].items():
+        exp = results["data"][name]
+        levels = {o: {"distortion": v["distortion"], "rate": v["rate"][DEFAULT]} for o, v in e["obs"].items()}
+        plot_frontiers(exp, levels, figdir / f"frontier_{name}.png")
+        written.append(f"frontier_{name}.png")
+    names = [n for n, e in results["experiments"].items() if e["cmp"]]
+    if names:
+        fig, axes = plt.subplots(2, len(names), figsize=(2.6 * len(names), 6.0), squeeze=False)
+        for j, name in enumerate(names):
+            e, exp = results["experiments"][name], results["data"][name]
+            for i, axis in enumerate(AXES):
+                ax = axes[i, j]
+                obs = [HUMANS, *exp.subjects, *exp.models]
+                for k, o in enumerate(obs):
+                    s = e["obs"][o]["sig"].get((axis, DEFAULT))
+                    if not s:
+                        continue
+                    colour = "black" if o == HUMANS else "0.55" if o in exp.subjects else "tab:red"
+                    lo, hi = s["beta_ci"]
+                    if math.isfinite(lo) and math.isfinite(hi):
+                        ax.plot([k, k], [lo, hi], color=colour, lw=1)
+                    ax.plot([k], [s["beta"]], "o", color=colour, ms=4)
+                ax.set_xticks([])
+                ax.set_title(f"{name}\n{axis}", fontsize=8)
+                if j == 0:
+                    ax.set_ylabel("β at the reading point", fontsize=8)
+                ax.tick_params(labelsize=7)
+        fig.suptitle("β with basic 95 % intervals: pooled humans (black), subjects (grey), models (red)", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(figdir / "beta_both_axes.png", dpi=90)
+        plt.close(fig)
+        written.append("beta_both_axes.png")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for e in results["experiments"].values():
+        for r in e["asym"]:
+            colour = "0.45" if r["kind"] == "subject" else "tab:red"
+            axes[0].plot(r["accuracy"], r["top1_error_share"], ".", color=colour, ms=3, alpha=0.6)
+            axes[1].plot(r["accuracy"], r["eff"], ".", color=colour, ms=3, alpha=0.6)
+    for ax, lab in zip(axes, ("top-1 error share", "effective number of wrong answers")):
+        ax.set_xlabel("accuracy of the level")
+        ax.set_ylabel(lab)
+    axes[0].set_title("per (observer, level): subjects grey, models red", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(figdir / "asymmetry_vs_accuracy.png", dpi=90)
     plt.close(fig)
+    written.append("asymmetry_vs_accuracy.png")
+    return written
 
 
-def write_markdown(results: dict[str, Any], args: argparse.Namespace, fig_rel: str) -> str:
-    best = results["best"]
+# -------------------------------------------------------------------------------------------------------- writing
+
+
+def _f(x: Any, nd: int = 3) -> str:
+    return "–" if x is None or not isinstance(x, (int, float)) or not math.isfinite(x) else f"{x:.{nd}f}"
+
+
+def _ci(s: dict | None, key: str, nd: int = 3) -> str:
+    if not s:
+        return "–"
+    lo, hi = s[f"{key}_ci"]
+    return f"{_f(s[key], nd)} [{_f(lo, nd)}, {_f(hi, nd)}]"
+
+
+def _mean(v: list[float]) -> float:
+    v = [x for x in v if math.isfinite(x)]
+    return sum(v) / len(v) if v else math.nan
+
+
+def _pearson(a: list[float], b: list[float]) -> float:
+    pairs = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    if len(pairs) < 3:
+        return math.nan
+    t = torch.tensor(pairs, dtype=torch.float64)
+    return float(torch.corrcoef(t.T)[0, 1])
+
+
+def write_markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
     exps = results["experiments"]
+    data = results["data"]
+    fitted = [n for n, e in exps.items() if e["cmp"]]
     L: list[str] = []
     w = L.append
-    w("# Validation on model-vs-human: RD signatures of humans and DNNs")
+    w("# Validation on model-vs-human: RD and asymmetry signatures of humans and DNNs (report v2)")
     w("")
-    w("Regenerate with: `python scripts/validation_report.py` (writes this file and `docs/figures/`; reads")
-    w("`$RDMETRICS_MVH_DIR` or `../shared/data/model-vs-human`; several minutes on 2 CPU cores).")
+    w("Regenerate with `python scripts/validation_report.py` (writes this file and `docs/figures/`; reads")
+    w("`$RDMETRICS_MVH_DIR` or `../shared/data/model-vs-human`; about 10–20 minutes on 2 CPU cores).")
     w("")
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     w(
-        f"Generated {stamp} by rdmetrics {__version__}; {args.n_bootstrap} bootstrap replicates (seed {args.seed}), "
-        f"{args.interval} intervals at 95 %."
+        f"Generated {stamp} by rdmetrics {__version__}: {args.n_bootstrap} bootstrap replicates (seed {args.seed}; a"
+        " modest number so the script runs in minutes — interval ends carry Monte-Carlo noise of a few % of their"
+        " width), basic 95 % intervals from `rdmetrics.functional.bootstrap_summary`, quadratic frontier."
     )
     w("")
+    # ---------------------------------------------------------------- tallies for the conclusion
+    tally: dict[tuple[str, str, str], dict[str, int]] = {}
+    pair_share: dict[tuple[str, str, str], tuple[int, int, int]] = {}
+    for axis in AXES:
+        for est in ESTIMATORS:
+            for key in ("beta", "kappa"):
+                t = {"humans lower": 0, "humans higher": 0, "inconclusive": 0, "n/a": 0}
+                lo = ov = hi = 0
+                for n in fitted:
+                    c = exps[n]["cmp"][(axis, est)][key]
+                    t[c["verdict"]] += 1
+                    lo += c["subjects"].count("lower")
+                    ov += c["subjects"].count("overlap")
+                    hi += c["subjects"].count("higher")
+                tally[(axis, est, key)] = t
+                pair_share[(axis, est, key)] = (lo, ov, hi)
+    cells_total = cells_clear = 0
+    for e in exps.values():
+        for lo, hi in BANDS[:2]:
+            pts = [r for r in e["asym"] if lo <= r["accuracy"] < hi and math.isfinite(r["asymmetry"])]
+            sp = [r for r in pts if r["kind"] == "subject"]
+            mp = [r for r in pts if r["kind"] == "model"]
+            if sp and mp:
+                cells_total += 1
+                t1 = _mean([r["top1_error_share"] for r in sp]) < _mean([r["top1_error_share"] for r in mp])
+                cells_clear += t1 and _mean([r["eff"] for r in sp]) > _mean([r["eff"] for r in mp])
+    w("## Conclusion")
+    w("")
+    n_fit = len(fitted)
+
+    def tl(axis: str, key: str, est: str = DEFAULT) -> str:
+        t = tally[(axis, est, key)]
+        return f"{t['humans lower']} of {n_fit} (higher: {t['humans higher']}, inconclusive: {t['inconclusive']})"
+
+    def ps(axis: str, key: str, est: str = DEFAULT) -> str:
+        lo, ov, hi = pair_share[(axis, est, key)]
+        n = max(lo + ov + hi, 1)
+        return f"{100 * lo / n:.0f} % lower, {100 * hi / n:.0f} % higher"
+
+    w(
+        "Claim tested (seed paper): *humans show smoother (lower |κ|), less steep (lower β) trade-offs than DNNs even"
+        " at matched accuracy*. Judged with non-overlapping basic intervals, pooled humans vs each model (a verdict"
+        " needs a majority of the models and no model going the other way), the library default estimator"
+        f" (`{DEFAULT}`):"
+    )
+    w("")
+    w(f"* **Distortion axis, β**: humans lower in {tl('distortion', 'beta')} experiments with a frontier.")
+    w(f"* **Distortion axis, |κ|**: humans lower in {tl('distortion', 'kappa')}.")
+    w(f"* **Severity axis, β**: humans lower in {tl('severity', 'beta')}.")
+    w(f"* **Severity axis, |κ|**: humans lower in {tl('severity', 'kappa')}.")
+    w(
+        f"* Per subject (160 trials each, like the models) vs per model, all pairs: β on the distortion axis "
+        f"{ps('distortion', 'beta')}; on the severity axis {ps('severity', 'beta')}; |κ| on the severity axis "
+        f"{ps('severity', 'kappa')}."
+    )
+    w("")
+    # wording follows the tallies
+    dist_beta = tally[("distortion", DEFAULT, "beta")]["humans lower"]
+    sev_beta = tally[("severity", DEFAULT, "beta")]["humans lower"]
+    sev_kap = tally[("severity", DEFAULT, "kappa")]["humans lower"]
+    dist_kap = tally[("distortion", DEFAULT, "kappa")]["humans lower"]
+    stable = all(tally[("severity", e, "beta")]["humans lower"] > n_fit / 2 for e in ESTIMATORS)
+    w("What the data support, no more and no less:")
+    w("")
+    if dist_beta == 0 and dist_kap == 0:
+        w(
+            "1. **On the distortion axis (rate vs error rate) the claim is not supported** in any experiment: at"
+            " matched accuracy β sits close to the slope of the 16-class Hamming bound (reference table below), which"
+            " leaves little room for systems to differ"
+            + (
+                "; where intervals separate, humans are mostly *steeper*."
+                if tally[("distortion", DEFAULT, "beta")]["humans higher"] > 0
+                else "."
+            )
+        )
+    else:
+        w(
+            f"1. On the distortion axis the claim holds for β in {dist_beta} and for |κ| in {dist_kap} of {n_fit}"
+            " experiments (see the tables)."
+        )
+    if sev_beta > n_fit / 2:
+        w(
+            f"2. **On the severity axis the β half is supported** ({sev_beta} of {n_fit} experiments"
+            + ("; under every estimator in the sensitivity table" if stable else "; not under every estimator")
+            + "), but β there largely restates that human *accuracy* degrades more gracefully with perturbation"
+            " severity: it tracks the accuracy-vs-severity slope closely (reference table)."
+        )
+    else:
+        w(f"2. On the severity axis humans have the lower β in {sev_beta} of {n_fit} experiments.")
+    w(
+        f"3. **κ is inconclusive**: humans have the lower |κ| in {dist_kap} (distortion) and {sev_kap} (severity) of"
+        f" {n_fit} experiments, and the counts change with the estimator (sensitivity table); κ is unit-free now, but"
+        " a second derivative read from 3–8 noisy points is not a robust signature at 160 trials per level."
+    )
+    w(
+        "4. **Individual subjects differ from the pooled mixture** (pooling 4 observers lowers the mutual"
+        " information and changes the bias), so verdicts are given for both; the reading point D* depends on which"
+        " models are in the set (table below)."
+    )
+    clear = cells_total > 0 and cells_clear == cells_total
+    w(
+        (
+            "5. **The directional-asymmetry contrast of the follow-up paper is clear**: below 80 % accuracy"
+            if clear
+            else "5. The directional-asymmetry contrast of the follow-up paper holds in most cells: below 80 % accuracy"
+        )
+        + " the single most common wrong answer takes a smaller share of a subject's errors than of a model's, and"
+        " subjects' errors spread over more distinct wrong answers, in"
+        f" {cells_clear} of {cells_total} experiment × accuracy-band cells with both subjects and models"
+        " (asymmetry section). Its *frontier* consequence is not a sign flip: in simulation both kinds of asymmetry"
+        " raise the rate above the symmetric frontier and lower β at matched accuracy; they differ in curvature"
+        " (simulation section)."
+    )
+    w("")
+    # ---------------------------------------------------------------- setup
     w("## Setup")
     w("")
-    w("* Data: model-vs-human raw data (Geirhos et al. 2018/2021), 12 parametric experiments; 4 human subjects")
-    w("  (pooled as `humans`, 640 trials per level, and individually, 160) and 5 models (160 trials per level):")
-    w("  bagnet33, resnet50, simclr_resnet50x1, swag_regnety_16gf_in1k, swag_vit_b16_in1k. Every observer saw the same")
-    w("  images.")
-    w("* Per level: confusion matrix 16 true classes × 17 answers (`na` = abstain, counted as an error);")
-    w("  uniform prior; distortion D = 1 − accuracy; rate I(X;Y) in bits with the Miller–Madow correction,")
-    w("  clipped to [0, 4]")
-    w("  (`rdmetrics.functional.rate_distortion_signature`, `correction='miller_madow'`).")
-    w("* Frontier methods: " + ", ".join(f"`{m}`" for m in METHODS) + " (see `rdmetrics.functional.rd_signatures`).")
-    w("  β = −R̂'(D*), κ = R̂''/(1+R̂'²)^{3/2} (signed; positive = convex), AUC = mean frontier height / log2 16.")
-    w("* **Matched accuracy**: all systems of an experiment are read at the same D* = midpoint of the intersection")
-    w("  of their observed D ranges (so D* lies inside every system's data; no extrapolation).")
-    w("* Bootstrap: every confusion-matrix row resampled (multinomial), whole pipeline refitted per replicate.")
-    if args.interval == "basic":
-        w("  **Intervals are 'basic' bootstrap intervals** `[2θ̂ − q97.5, 2θ̂ − q2.5]` built from the library's")
-        w("  percentile quantiles, because the percentile intervals are biased here: resampling adds plug-in bias to")
-        w("  every mutual information (the bootstrap mean rate exceeds the point rate by ~0.03–0.27 bits,")
-        w("  growing with D),")
-        w("  so percentile CIs of AUC (and often β) exclude their own point estimate (marked † below; see the")
-        w("  stability table). The basic interval corrects a shift of the bootstrap distribution to first order; it")
-        w("  is centred on the bias-corrected estimate 2θ̂ − median(θ*), so it can exclude θ̂ itself (also marked †).")
-        w("  The verdict table also gives the verdict with the percentile intervals, for comparison.")
-    else:
-        w("  Intervals are the library's percentile intervals; † marks a point estimate outside its own interval.")
-    w("* Verdict on the claim *“humans show smoother (lower κ), less steep (lower β) trade-offs than DNNs even at")
-    w("  matched accuracy”*: pooled humans vs each model at D*, on β and on |κ| (κ-interval mapped to |κ|):")
-    w("  **holds** = for a majority (≥ 3/5) of models both β and |κ| of humans are lower with non-overlapping")
-    w("  intervals and no model goes the other way; **does not hold** = for a majority of models humans are")
-    w("  *higher* on β or |κ| (non-overlapping); **unclear** = anything else (mostly overlapping intervals).")
-    w("* Error consistency (Geirhos, Meding & Wichmann 2020, `rdmetrics.functional.error_consistency`): per level on")
-    w("  the image-aligned trials, averaged over levels; human–model = mean over the 4 subjects; human–human = mean")
-    w("  over the 6 subject pairs.")
-    w("")
-    w("## Which frontier method is most stable")
-    w("")
-    n_fit = sum(1 for e in exps.values() if e["sigs"][best])
-    w(f"Median bootstrap-interval width over every (experiment, observer) fitted ({n_fit} experiments):")
-    w("")
-    w("| method | median width β | median width κ | median width AUC | failed fits | point outside percentile CI |")
-    w("|---|---|---|---|---|---|")
-    for m in METHODS:
-        s = results["stability"][m]
-        w(
-            f"| `{m}` | {_f(s['beta'])} | {_f(s['kappa'], 4)} | {_f(s['auc'], 4)} | {s['failed']}/{s['total']} | "
-            f"{100 * s['outside']:.0f} % |"
-        )
-    w("")
-    w(f"**Most stable: `{best}`** (lowest summed rank of the three median widths, failed fits as tie-breaker).")
-    w("")
-    w("## Verdict per experiment")
-    w("")
-    hdr = " / ".join(f"{m}" for m in METHODS if m != best)
-    alt_name = "percentile" if args.interval == "basic" else "basic"
     w(
-        f"| experiment | levels | D* (range) | verdict ({best}) | β: lower/overlap/higher "
-        "| \\|κ\\|: lower/overlap/higher "
-        f"| other methods: {hdr} | verdict ({best}, {alt_name} intervals) "
-        f"| subjects vs models, pairs lower/overlap/higher ({best}) "
-        "| error consistency human–model (mean of 5) | human–human |"
+        f"* Data: {len(exps)} parametric model-vs-human experiments ({', '.join(exps)}); per level a 16 × 17 confusion"
+        " matrix (`na` = abstain, an error). Humans: 4 subjects (160 trials per level each) and their pooled"
+        " mixture `humans` (640); models: 160 trials per level."
+    )
+    w(
+        "* Rate I(X;Y) in bits, uniform prior; D = 1 − accuracy. Estimators: "
+        + ", ".join(f"`{e}`" if e != "floor" else EST_NAME["floor"] for e in ESTIMATORS)
+        + f"; the default is `{DEFAULT}`. The null floor is the mean of the estimator over 100 permutation-null"
+        " tables of each level (`rate_floor` of `rate_distortion_signature`): what the estimator reports when X and"
+        " Y are independent."
+    )
+    w(
+        "* Frontier: least-squares quadratic through the levels. **Distortion axis**: x = D, read at the common"
+        " D* = midpoint of the intersection of all observers' D ranges (matched accuracy). **Severity axis**: x ="
+        " the level's severity on the library's rule (the numbers when all labels are numeric and monotone, else"
+        " the rank 0..L−1), read at the midpoint of the range (the same for every observer; matched severity,"
+        " not matched accuracy). β = −R̂'(x*) in bits per unit x; κ unit-free (x scaled to [0, 1], R to R/log2 16)."
+    )
+    w(
+        "* Intervals: every confusion-matrix row resampled (multinomial; `bootstrap_confmat`), the rate and the fit"
+        " recomputed per replicate; basic 95 % intervals (`bootstrap_summary(..., 'basic')`; the value always lies"
+        " inside). The floor-corrected replicates subtract the observed data's floor. Comparisons use interval"
+        " separation (no multiple-comparison correction: conservative per pair, liberal across the many pairs)."
+    )
+    w("")
+    # ---------------------------------------------------------------- verdicts
+    w("## Verdicts per experiment (default estimator)")
+    w("")
+    w(
+        "Counts are humans-vs-models `lower/overlap/higher` (pooled humans: 5 models; subjects: 4 × 5 pairs)."
+        " Verdict: *humans lower* = majority lower and none higher; *humans higher* = majority higher."
+    )
+    w("")
+    w(
+        "| experiment | axis | x* | β pooled | β verdict | β subjects | \\|κ\\| pooled | \\|κ\\| verdict "
+        "| \\|κ\\| subjects |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|")
+    for n in exps:
+        e = exps[n]
+        if not e["cmp"]:
+            why = "< 3 levels" if len(data[n].conditions) < 3 else "no common D range"
+            w(f"| {n} | – | – | n/a ({why}) | | | | | |")
+            continue
+        for axis in AXES:
+            c = e["cmp"][(axis, DEFAULT)]
+            xs = e["obs"][HUMANS]["sig"][(axis, DEFAULT)]["at"]
+            w(
+                f"| {n} | {axis} | {_f(xs)} | {_counts(c['beta']['pooled'])} | {c['beta']['verdict']} | "
+                f"{_counts(c['beta']['subjects'])} | {_counts(c['kappa']['pooled'])} | {c['kappa']['verdict']} | "
+                f"{_counts(c['kappa']['subjects'])} |"
+            )
+    w("")
+    w("![β on both axes](figures/beta_both_axes.png)")
+    w("")
+    # ---------------------------------------------------------------- sensitivity
+    w("## Sensitivity to the rate estimator")
+    w("")
+    w(
+        "Number of experiments (of those with a frontier) with each pooled verdict, and the share of subject–model"
+        " pairs with humans lower / higher:"
+    )
+    w("")
+    w(
+        "| estimator | axis | β: humans lower / higher / inconclusive | β pairs lower / higher "
+        "| \\|κ\\|: humans lower / higher / inconclusive | \\|κ\\| pairs lower / higher |"
+    )
+    w("|---|---|---|---|---|---|")
+    for est in ESTIMATORS:
+        for axis in AXES:
+            cells = []
+            for key in ("beta", "kappa"):
+                t = tally[(axis, est, key)]
+                lo, ov, hi = pair_share[(axis, est, key)]
+                n = max(lo + ov + hi, 1)
+                cells.append(f"{t['humans lower']} / {t['humans higher']} / {t['inconclusive']}")
+                cells.append(f"{100 * lo / n:.0f} % / {100 * hi / n:.0f} %")
+            name = EST_NAME.get(est, f"`{est}`")
+            name = f"{name} (default)" if est == DEFAULT else name
+            w(f"| {name} | {axis} | " + " | ".join(cells) + " |")
+    w("")
+    # ---------------------------------------------------------------- reference columns
+    w("## Reference columns")
+    w("")
+    w(
+        "Distortion axis: the slope of the 16-class Hamming bound at D*, −R_H'(D*) = log2((1 − D*)·15 / D*), is the"
+        " least any channel can lose per unit of D there. Severity axis: the accuracy-vs-severity slope (same"
+        " quadratic fit, same reading point, −dAcc/dx) and β_severity / that slope."
+    )
+    w("")
+    w(
+        "| experiment | D* | Hamming slope at D* | β_D humans | β_D subjects | β_D models | acc slope humans "
+        "| acc slope models | β_sev humans | β_sev models | β_sev / acc slope (all curves) |"
     )
     w("|---|---|---|---|---|---|---|---|---|---|---|")
-    tally = {"holds": 0, "does not hold": 0, "unclear": 0}
-    for name, e in exps.items():
-        exp = e["exp"]
-        ec = e["ec"]
-        ec_m = sum(v["kappa"] for v in ec["models"].values()) / max(len(ec["models"]), 1)
-        lo, hi, at = e["matched"]
-        if best not in e["verdicts"]:
-            why = "2 levels: no frontier" if len(exp.conditions) < 3 else "no common D range"
-            w(
-                f"| {name} | {len(exp.conditions)} | – | n/a ({why}) | – | – | – | – | – | {_f(ec_m)} | "
-                f"{_f(ec['human_human'])} |"
-            )
-            continue
-        v = e["verdicts"][best]
-        tally[v["verdict"]] += 1
+    all_b, all_a = [], []
+    for n in fitted:
+        e, exp = exps[n], data[n]
+        at = e["at"]
+        ham = math.log2((1 - at) * (C - 1) / at)
 
-        def counts(d: dict[str, str]) -> str:
-            return "/".join(str(sum(x == k for x in d.values())) for k in ("lower", "overlap", "higher"))
+        def bd(o: str, axis: str, e: dict = e) -> float:
+            s = e["obs"][o]["sig"].get((axis, DEFAULT))
+            return s["beta"] if s else math.nan
 
-        others = " / ".join(e["verdicts"][m]["verdict"] for m in METHODS if m != best and m in e["verdicts"])
-        flag = "" if exp.monotone else " (no monotone severity)"
+        subj = [bd(s, "distortion") for s in exp.subjects]
+        mods = [bd(m, "distortion") for m in exp.models]
+        ratios = []
+        for o in exp.observers:
+            b, a = bd(o, "severity"), e["obs"][o].get("acc_slope", math.nan)
+            all_b.append(b)
+            all_a.append(a)
+            if math.isfinite(b) and math.isfinite(a) and abs(a) > 1e-9:
+                ratios.append(b / a)
+        macc = [e["obs"][m].get("acc_slope", math.nan) for m in exp.models]
+        msev = [bd(m, "severity") for m in exp.models]
         w(
-            f"| {name}{flag} | {len(exp.conditions)} | {at:.3f} ({lo:.2f}–{hi:.2f}) | **{v['verdict']}** | "
-            f"{counts(v['beta'])} | {counts(v['kappa'])} | {others} | {e['verdicts_alt'][best]['verdict']} | "
-            f"{e['pairs'][best]} | "
-            f"{_f(ec_m)} | {_f(ec['human_human'])} |"
+            f"| {n} | {_f(at)} | {_f(ham, 2)} | {_f(bd(HUMANS, 'distortion'), 2)} | "
+            f"{_f(min(subj), 2)}–{_f(max(subj), 2)} | {_f(min(mods), 2)}–{_f(max(mods), 2)} | "
+            f"{_f(e['obs'][HUMANS].get('acc_slope', math.nan))} | {_f(min(macc))}–{_f(max(macc))} | "
+            f"{_f(bd(HUMANS, 'severity'), 2)} | {_f(min(msev), 2)}–{_f(max(msev), 2)} | "
+            f"median {_f(sorted(ratios)[len(ratios) // 2] if ratios else math.nan, 2)} |"
         )
     w("")
     w(
-        f"Summary ({best}): the claim holds in {tally['holds']}, does not hold in {tally['does not hold']} and is "
-        f"unclear in {tally['unclear']} of the {sum(tally.values())} experiments with a frontier (≥ 3 levels)."
+        f"Over all {sum(math.isfinite(x) for x in all_b)} (experiment, observer) curves, β on the severity axis and"
+        f" the accuracy-vs-severity slope correlate with r = {_f(_pearson(all_b, all_a), 2)}."
     )
     w("")
-    w(f"![β and κ at matched D]({fig_rel}/beta_kappa_{best}.png)")
+    # ---------------------------------------------------------------- D* depends on the model set
+    w("## D* depends on the model set")
     w("")
+    w(
+        "The common reading point is the midpoint of the intersection of the observers' D ranges, so adding or"
+        " removing one model can move it — and with it every β and κ read there. Leaving out one model at a time:"
+    )
+    w("")
+    w("| experiment | D* (all) | D* without each model: min – max | the model that moves it most |")
+    w("|---|---|---|---|")
+    for n in fitted:
+        e = exps[n]
+        vals = {m: v for m, v in e["loo"].items() if v is not None}
+        if not vals:
+            continue
+        far = max(vals, key=lambda m: abs(vals[m] - e["at"]))
+        w(f"| {n} | {_f(e['at'])} | {_f(min(vals.values()))} – {_f(max(vals.values()))} | {far} ({_f(vals[far])}) |")
+    w("")
+    w(
+        "**Statement:** D* is a property of the compared set, not of a system; verdicts at matched accuracy hold"
+        " for this set of 5 models and 4 subjects and can change when the set changes."
+    )
+    w("")
+    # ---------------------------------------------------------------- asymmetry
+    w("## Directional-confusion asymmetry (follow-up paper)")
+    w("")
+    w(
+        "Per (observer, level), `rdmetrics.functional.confusion_asymmetry` (uniform prior): asymmetry"
+        " Σ_{x<y}|E[x,y] − E[y,x]|/ε, its excess over the exact binomial null of a symmetric observer with the same"
+        " pair totals, the top-1 error share and the effective number of wrong answers. Subjects (individually, 160"
+        " trials) vs models (160 trials), averaged over the (observer, level) points within each accuracy band"
+        " (pooled humans would lower the asymmetry by mixing, so they are left out)."
+    )
+    w("")
+    w(
+        "| experiment | accuracy band | n subj / model points | asymmetry subj / model | excess subj / model "
+        "| top-1 error share subj / model | eff. wrong answers subj / model |"
+    )
+    w("|---|---|---|---|---|---|---|")
+    for n, e in exps.items():
+        for lo, hi in BANDS:
+            pts = [r for r in e["asym"] if lo <= r["accuracy"] < hi and math.isfinite(r["asymmetry"])]
+            s = [r for r in pts if r["kind"] == "subject"]
+            m = [r for r in pts if r["kind"] == "model"]
+            if not s or not m:
+                continue
+
+            def mm(rows: list, k: str) -> float:
+                return _mean([r[k] for r in rows])
+
+            w(
+                f"| {n} | {lo:.1f}–{min(hi, 1):.1f} | {len(s)} / {len(m)} | {_f(mm(s, 'asymmetry'), 2)} / "
+                f"{_f(mm(m, 'asymmetry'), 2)} | {_f(mm(s, 'asymmetry_excess'), 2)} / {_f(mm(m, 'asymmetry_excess'), 2)}"
+                f" | {_f(mm(s, 'top1_error_share'), 2)} / {_f(mm(m, 'top1_error_share'), 2)} | "
+                f"{_f(mm(s, 'eff'), 1)} / {_f(mm(m, 'eff'), 1)} |"
+            )
+    w("")
+    w(
+        f"Below 80 % accuracy, subjects have the smaller top-1 error share **and** more effective wrong answers than"
+        f" the models in {cells_clear} of {cells_total} experiment × band cells."
+        " The raw asymmetry is high for everyone at 160 trials (most pairs are seen 0–3 times), which is why the"
+        " excess over the null is reported; the binomial null slightly over-states a symmetric observer's"
+        " asymmetry at 10 trials per class (by 0.01–0.02, tested), so the excess is conservative."
+    )
+    w("")
+    w("![asymmetry vs accuracy](figures/asymmetry_vs_accuracy.png)")
+    w("")
+    # ---------------------------------------------------------------- simulation
+    w("## Simulation: broad-weak vs sparse-strong asymmetry at matched accuracy")
+    w("")
+    w(
+        "`rdmetrics.functional.simulate_asymmetric_channel`: 16 classes, every level with the same per-class"
+        " accuracy (0.9 … 0.15, so D = 0.1 … 0.85 for every channel); *symmetric* = uniform errors (the"
+        " Hamming-bound channel); *broad* = every wrong answer used, tilted one way around the class circle"
+        " (strength = tilt); *sparse* = a share (strength) of every class's errors collapses into one of 2"
+        " attractor classes. Population rates (exact) read at D* = 0.5; asymmetry columns at D = 0.5; the last"
+        " columns are means over 20 samples of 10 trials per class (Miller–Madow rate), the model-vs-human design."
+    )
+    w("")
+    w(
+        "| channel | strength | asymmetry | top-1 share | eff. wrong | asym. pairs | R(0.5) | β | R'' | κ "
+        "| β (160 trials) | κ (160 trials) | excess (160 trials) |"
+    )
+    w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in results["simulation"]:
+        w(
+            f"| {r['kind']} | {r['strength']:.1f} | {_f(r['asymmetry'], 2)} | {_f(r['top1_error_share'], 2)} | "
+            f"{_f(r['effective_wrong_answers'], 1)} | {_f(r['pairs'], 1)} | {_f(r['rate_mid'])} | {_f(r['beta'])} | "
+            f"{_f(r['curvature'], 2)} | {_f(r['kappa'])} | {_f(r['s_beta'])} | {_f(r['s_kappa'])} | "
+            f"{_f(r['s_excess'], 2)} |"
+        )
+    w("")
+    w(
+        "Result: at matched accuracy **both kinds raise the rate above the symmetric frontier and lower β** — the"
+        " symmetric channel is the Hamming bound, the least rate at any D, so asymmetry of any kind can only add"
+        " information about X. A column-balanced broad tilt shifts the rate by an amount exactly linear in D"
+        " (R = log2 C − h2(D) − D·H(w): R'' unchanged, tested against this closed form); the sparse collapse raises"
+        " it more and also flattens the curve (R'' and κ fall). So the two kinds do **not** shift the frontier in"
+        " opposite directions in R or β in this simulation; they differ in curvature only. At 160 trials the"
+        " broad tilt's asymmetry is barely above the null (excess column), the sparse one clearly."
+    )
+    w("")
+    # ---------------------------------------------------------------- human-likeness
+    w("## Human-likeness of the models' signatures")
+    w("")
+    w(
+        "`rdmetrics.datasets.mvh_human_likeness`: for each model, z = (model − subjects' mean) / subjects' SD per"
+        " signature (β, κ, AUC at the model's own matched D* with the subjects re-read there; asymmetry and top-1"
+        " error share as error-weighted means over levels), and the RMS of the z's. The last column is the"
+        " subjects' own leave-one-out distance range (each against the other three): a model inside it is as"
+        " human-like as a human on these signatures. With 4 subjects the SD is itself uncertain (≈ 40 %)."
+    )
+    w("")
+    for axis in AXES:
+        w(f"**{axis} axis** (RMS distance; z per signature: " + ", ".join(SIGNATURES) + ")")
+        w("")
+        w("| experiment | " + " | ".join(data[next(iter(data))].models) + " | subjects (leave-one-out) |")
+        w("|---|" + "---|" * (len(data[next(iter(data))].models) + 1))
+        for n, entry in results["likeness"][axis].items():
+            cells = []
+            for m in data[n].models:
+                r = entry["models"].get(m)
+                if not r:
+                    cells.append("–")
+                    continue
+                zs = "/".join(_f(r["z"][k], 1) for k in SIGNATURES)
+                cells.append(f"**{_f(r['distance'], 1)}** ({zs})")
+            loo = [v for v in entry["subjects"].values() if math.isfinite(v)]
+            rng = f"{_f(min(loo), 1)}–{_f(max(loo), 1)}" if loo else "–"
+            w(f"| {n} | " + " | ".join(cells) + f" | {rng} |")
+        w("")
+    # ---------------------------------------------------------------- benchmark
+    w("## Model-vs-human benchmark (all 17 datasets)")
+    w("")
+    bench = results["benchmark"]
+    if isinstance(bench, str):
+        w(bench)
+    else:
+        w(
+            f"`rdmetrics.datasets.mvh_benchmark`, computed as the toolbox computes it ({len(bench.datasets)}"
+            " datasets, its condition exclusions): accuracy difference (lower = more human-like), observed and"
+            " error consistency, OOD accuracy, mean rank."
+        )
+        w("")
+        w("| model | accuracy difference | observed consistency | error consistency | OOD accuracy | mean rank |")
+        w("|---|---|---|---|---|---|")
+        for r in bench.summary:
+            w(
+                f"| {r['model']} | {_f(r['accuracy_difference'])} | {_f(r['observed_consistency'])} | "
+                f"{_f(r['error_consistency'])} | {_f(r['ood_accuracy'])} | {_f(r['mean_rank'], 2)} |"
+            )
+        for note in bench.notes:
+            w(f"* {note}")
+    w("")
+    # ---------------------------------------------------------------- per experiment
     w("## Per experiment")
-    for name, e in exps.items():
-        exp = e["exp"]
+    for n, e in exps.items():
+        exp = data[n]
         w("")
-        w(f"### {name}")
+        w(f"### {n}")
         w("")
-        note = "; **no monotone severity** (the D-frontier does not use the order)." if not exp.monotone else "."
-        w(f"Levels (least → most severe): {', '.join(f'`{c}`' for c in exp.conditions)}{note}")
+        w(f"Levels (least → most severe): {', '.join(f'`{c}`' for c in exp.conditions)}.")
         w("")
         w("| observer | " + " | ".join(exp.conditions) + " |")
         w("|---|" + "---|" * len(exp.conditions))
         for o in exp.observers:
-            lv = e["levels"][o]
-            cells = [f"{1 - d:.2f} / {r:.2f}" for d, r in zip(lv["distortion"], lv["rate"])]
+            v = e["obs"][o]
+            cells = [f"{a:.2f} / {r:.2f}" for a, r in zip(v["accuracy"], v["rate"][DEFAULT])]
             w(f"| {o} | " + " | ".join(cells) + " |")
         w("")
-        w("(accuracy / Miller–Madow rate in bits per level.)")
+        w(f"(accuracy / `{DEFAULT}` rate in bits per level.)")
         w("")
-        w(f"![frontier {name}]({fig_rel}/frontier_{name}.png)")
+        w(f"![frontier {n}](figures/frontier_{n}.png)")
         w("")
-        if e["verdicts"]:
-            lo, hi, at = e["matched"]
-            w(f"Signatures at D* = {at:.3f} (common D range {lo:.3f}–{hi:.3f}); β, κ, AUC with intervals:")
-            w("")
-            w("| method | observer | β | κ | AUC | β vs humans | \\|κ\\| vs humans |")
-            w("|---|---|---|---|---|---|---|")
-            for m in METHODS:
-                sigs = e["sigs"][m]
-                v = e["verdicts"].get(m)
-                for o in (HUMANS, *exp.models):
-                    s = sigs.get(o, {"error": "not fitted"})
-                    cb = v["beta"].get(o, "") if v else ""
-                    ck = v["kappa"].get(o, "") if v else ""
-                    rel = {"lower": "humans lower", "higher": "humans higher", "overlap": "overlap"}
-                    w(
-                        f"| {m} | {o} | {_ci(s, 'beta')} | {_ci(s, 'kappa', 4)} | {_ci(s, 'auc')} | "
-                        f"{rel.get(cb, cb)} | {rel.get(ck, ck)} |"
-                    )
-                subj = [sigs[o] for o in exp.subjects if o in sigs and "error" not in sigs[o]]
-                if subj:
-                    bs = [s["beta"] for s in subj]
-                    ks = [s["kappa"] for s in subj]
-                    w(
-                        f"| {m} | subjects (range of 4) | {_f(min(bs))} – {_f(max(bs))} | "
-                        f"{_f(min(ks), 4)} – {_f(max(ks), 4)} | | | |"
-                    )
-                w(f"| {m} | **verdict** | **{v['verdict']}** | | | | |" if v else f"| {m} | verdict | n/a | | | | |")
-            w("")
-        else:
-            w("No frontier: fewer than 3 levels (a curve needs ≥ 3 points)." if len(exp.conditions) < 3 else "")
-            w("")
-        ec = e["ec"]
-        w("Error consistency with the human subjects (mean over levels; mean [min–max] over the 4 subjects):")
-        w("")
-        w("| model | error consistency κ_err | observed consistency |")
-        w("|---|---|---|")
-        for m, v in ec["models"].items():
-            w(f"| {m} | {_f(v['kappa'])} [{_f(v['kappa_min'])}–{_f(v['kappa_max'])}] | {_f(v['observed'])} |")
-        w(f"| human–human (6 pairs) | {_f(ec['human_human'])} | |")
+        if not e["cmp"]:
+            w("No frontier (fewer than 3 levels or no common D range).")
+            continue
+        w("| observer | β (D*) | \\|κ\\| interval (D*) | AUC (D) | β (severity) | κ (severity) |")
+        w("|---|---|---|---|---|---|")
+        for o in exp.observers:
+            sd = e["obs"][o]["sig"].get(("distortion", DEFAULT))
+            ss = e["obs"][o]["sig"].get(("severity", DEFAULT))
+            ak = sd["abs_kappa_ci"] if sd else (math.nan, math.nan)
+            w(
+                f"| {o} | {_ci(sd, 'beta')} | [{_f(ak[0])}, {_f(ak[1])}] | {_ci(sd, 'auc')} | {_ci(ss, 'beta')} | "
+                f"{_ci(ss, 'kappa')} |"
+            )
     w("")
     w("## Caveats")
     w("")
-    w("* The paper's exact estimator (fit, D*, correction) is not public; this is rdmetrics' documented")
-    w("  reconstruction. Pooled humans are a *mixture* channel with 4× the trials: their rate is lower than each")
-    w("  subject's (mixing lowers mutual information; the bias correction differs with N), which is why subjects")
-    w("  are listed separately.")
-    w("* Models saw 160 trials per level; 10 per class: rates at high D carry large bias corrections.")
-    w("* Interval overlap is a conservative test (no multiple-comparison correction across experiments/methods).")
+    w("* The paper's exact estimators are not public; everything here is rdmetrics' documented reconstruction.")
+    w("* 10 trials per class and level: rates near the floor at the most severe levels carry most of the bias.")
+    w("* Asymmetry and human-likeness use point estimates; the human SD comes from 4 subjects.")
     w("")
     return "\n".join(L)
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--data", default=None, help="model-vs-human raw-data folder (default: $RDMETRICS_MVH_DIR or ../shared)"
-    )
+    p.add_argument("--data", default=None, help="model-vs-human raw-data folder")
     p.add_argument("--out", default=str(REPO / "docs" / "validation.md"), help="markdown file to write")
     p.add_argument("--figures", default=None, help="figure folder (default: <out dir>/figures)")
     p.add_argument("--n-bootstrap", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--interval", choices=("basic", "percentile"), default="basic")
     p.add_argument("--experiments", nargs="+", default=None)
-    p.add_argument("--quick", action="store_true", help="40 bootstrap replicates (smoke test)")
+    p.add_argument("--quick", action="store_true", help="30 replicates, 3 experiments (smoke test)")
     args = p.parse_args(argv)
     if args.quick:
-        args.n_bootstrap = 40
-    # the library guesses no data location; this dev script falls back to ../shared/data/model-vs-human
-    dev_default = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "model-vs-human"
-    args.data = default_mvh_dir(args.data or os.environ.get("RDMETRICS_MVH_DIR") or dev_default)
+        args.n_bootstrap = 30
+        args.experiments = args.experiments or ["contrast", "colour", "rotation"]
+    args.data = (
+        args.data or os.environ.get("RDMETRICS_MVH_DIR") or str(REPO.parent / "shared" / "data" / "model-vs-human")
+    )
     out = Path(args.out)
-    figures = Path(args.figures) if args.figures else out.parent / "figures"
+    figdir = Path(args.figures) if args.figures else out.parent / "figures"
     try:
         results = compute(args)
     except ValueError as err:
         print(f"validation_report: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 1
-    results["interval"] = args.interval
-    stage = _Staging(figures)
-    try:
-        for name, e in results["experiments"].items():
-            _plot_frontiers(e["exp"], e["levels"], stage.path(f"frontier_{name}.png"))
-        for m in METHODS:
-            _beta_kappa_figure(results, m, stage.path(f"beta_kappa_{m}.png"))
-        fig_rel = os.path.relpath(figures, out.parent)
-        text = write_markdown(results, args, fig_rel)
-        stage.commit()
-    except BaseException:
-        stage.abort()
-        raise
+    figdir.mkdir(parents=True, exist_ok=True)
+    for stale in figdir.glob("beta_kappa_*.png"):  # report v1's per-method figures
+        stale.unlink()
+    _figures(results, figdir)
+    text = write_markdown(results, args)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, out)
-    print(f"wrote {out} and {figures}/; most stable method: {results['best']}")
+    print(f"wrote {out} and {figdir}/")
     return 0
 
 
