@@ -337,8 +337,9 @@ def _print_report(report: dict[str, Any], out_dir: Path) -> None:
         auc_ci = res.get("auc_ci", [None, None])
         print(
             f"{family:<18}{acc[0]:.3f} → {acc[-1]:.3f}    "
-            f"{fmt_ci(res['beta'], *beta_ci, nd=2):<26}{fmt_ci(res['kappa'], *kappa_ci, nd=2):<26}"
-            f"{fmt_ci(res['auc'], *auc_ci, nd=3):<24}"
+            f"{fmt_ci(res['beta'], beta_ci[0], beta_ci[1], nd=2):<26}"
+            f"{fmt_ci(res['kappa'], kappa_ci[0], kappa_ci[1], nd=2):<26}"
+            f"{fmt_ci(res['auc'], auc_ci[0], auc_ci[1], nd=3):<24}"
         )
     print()
     print("Generative check on CNN features (k=5; nats; PCE/RCE lower = better, RE higher = better):")

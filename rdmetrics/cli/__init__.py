@@ -19,8 +19,13 @@ moved into place only when complete (see :mod:`rdmetrics.cli._output`).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from rdmetrics.cli import confusion, demo, generative, mvh
 from rdmetrics.cli._common import CLIError, progress
@@ -46,8 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that staged outputs are cleaned up on the way out."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``rdmetrics`` command; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted).
+    """Run the ``rdmetrics`` command; returns the exit status (0 ok, 1 error, 2 usage error, 130 interrupted by
+    Ctrl-C, 143 by SIGTERM). An interrupted command leaves no partial output.
 
     Example:
         >>> main(["confusion", "does-not-exist.npy"])
@@ -63,14 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         args.usage_error(problem)  # prints the usage and the problem, exits with status 2
     try:
-        return int(args.handler(args) or 0)
+        with _sigterm_as_interrupt():
+            return int(args.handler(args) or 0)
     except (CLIError, ValueError, TypeError, OSError, ModuleNotFoundError, RuntimeError) as err:
         msg = " ".join(str(err).split()) or type(err).__name__
         print(f"rdmetrics {args.command}: error: {msg}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"rdmetrics {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as err:
+        terminated = isinstance(err, _Terminated)
+        print(f"rdmetrics {args.command}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 143 if terminated else 130
 
 
 # names used by scripts/validation_report.py
@@ -78,7 +106,7 @@ _plot_frontiers = mvh.plot_frontiers
 _progress = progress
 
 
-def _Staging(target: str) -> StagedDir:
+def _Staging(target: str | os.PathLike[str]) -> StagedDir:
     """The figures folder of ``scripts/validation_report.py``: replaced as a whole when complete."""
     return StagedDir(target, overwrite=True)
 

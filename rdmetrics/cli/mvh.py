@@ -240,12 +240,14 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         with out:
             for name, rows in ctx.tables.items():
-                out.write_text(name, csv_text(rows))
+                if rows:  # a section with nothing to tabulate writes no file
+                    out.write_text(name, csv_text(rows))
             out.write_text("report.json", json.dumps(_to_jsonable(ctx.report), indent=1))
             if not args.no_plots:
                 for name, draw in progress(list(ctx.figures.items()), desc="plots", unit="plot"):
                     draw(out.path(name))
-        print(f"wrote {len(ctx.tables) + 1 + (0 if args.no_plots else len(ctx.figures))} files to {args.out}")
+            n_files = len(list(out.dir.iterdir()))
+        print(f"wrote {n_files} files to {args.out}")
     return 0
 
 
