@@ -389,44 +389,52 @@ def _read_csv(path: Path) -> _FileRows:
     lineno = 1
     try:
         with fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            reader.fieldnames = header
+            reader = csv.reader(fh)
+            header = [h.strip() for h in next(reader, [])]
             missing = _header_problem(header)
             if missing:
                 raise ValueError(f"{path}: not a model-vs-human CSV, missing column(s) {missing} (header: {header})")
+            col = {name: header.index(name) for name in _REQUIRED}
+            i_subj, i_resp, i_cat = col["subj"], col["object_response"], col["category"]
+            i_cond, i_img = col["condition"], col["imagename"]
+            width = len(header)
             rows = _FileRows(path, "", False, [], [], [], [], [])
             subjects: set[str] = set()
-            for row in reader:
+            cat_index, resp_index, key_re = _CAT_INDEX, _RESP_INDEX, _KEY_RE
+            for fields in reader:
                 lineno = reader.line_num
-                if None in row.values() or None in row:
-                    n = sum(v is not None for k, v in row.items() if k is not None)
-                    extra = len(row.get(None) or [])  # type: ignore[call-overload]
+                if len(fields) != width:
+                    if not fields:  # a blank line
+                        continue
                     raise ValueError(
-                        f"{path}:{lineno}: truncated or malformed row ({n + extra} fields, header has "
-                        f"{len(header)}); the file may be cut off"
+                        f"{path}:{lineno}: truncated or malformed row ({len(fields)} fields, header has {width}); "
+                        "the file may be cut off"
                     )
-                cat = row["category"].strip().lower()
-                resp = row["object_response"].strip().lower()
-                if cat not in _CAT_INDEX:
+                cat = fields[i_cat].strip().lower()
+                resp = fields[i_resp].strip().lower()
+                if cat not in cat_index:
                     raise ValueError(
-                        f"{path}:{lineno}: unknown category {row['category']!r} (expected one of {CATEGORIES})"
+                        f"{path}:{lineno}: unknown category {fields[i_cat]!r} (expected one of {CATEGORIES})"
                     )
-                if resp not in _RESP_INDEX:
+                if resp not in resp_index:
                     raise ValueError(
-                        f"{path}:{lineno}: unknown object_response {row['object_response']!r} "
+                        f"{path}:{lineno}: unknown object_response {fields[i_resp]!r} "
                         f"(expected a category or {ABSTAIN!r})"
                     )
-                if not row["imagename"].strip():
+                name = fields[i_img].strip()
+                if not name:
                     raise ValueError(f"{path}:{lineno}: empty imagename")
-                subjects.add(row["subj"].strip())
-                rows.category.append(_CAT_INDEX[cat])
-                rows.response.append(_RESP_INDEX[resp])
-                rows.condition.append(row["condition"].strip())
-                rows.names.append(row["imagename"].strip())
-                key, prefixed = _image_key(row["imagename"])
-                rows.keys.append(key)
-                rows.bare |= not prefixed
+                subjects.add(fields[i_subj].strip())
+                rows.category.append(cat_index[cat])
+                rows.response.append(resp_index[resp])
+                rows.condition.append(fields[i_cond].strip())
+                rows.names.append(name)
+                m = key_re.match(name)
+                if m:
+                    rows.keys.append(m.group(1))
+                else:
+                    rows.keys.append(name)
+                    rows.bare = True
     except UnicodeDecodeError as err:
         raise ValueError(
             f"{path}: not UTF-8 text (byte {err.object[err.start : err.start + 1]!r} at offset {err.start}); "
