@@ -430,7 +430,7 @@ def test_ddp_sharded_knn_equals_one_process_and_bruteforce(world_size):
     x, flags, y, _ = _ddp_data()
     ref = bruteforce_pre(x[flags].numpy(), x[~flags].numpy(), 3, per_sample=True)
     one = precision_recall_entropy(x[flags], x[~flags], k=3, return_per_sample=True)
-    outs = run_ddp(_ddp_knn_worker, world_size=world_size)
+    outs = run_ddp(_ddp_knn_worker, world_size=world_size, timeout=600.0)  # generous: a loaded CI machine
     for rank_out in outs:
         for tag in ("gathered", "sharded"):
             for got in (rank_out[f"pre_{tag}"], rank_out[f"pre_{tag}_second_call"]):

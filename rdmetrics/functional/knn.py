@@ -26,6 +26,16 @@ Duplicates / zero distances: the engine returns them as they are (distance ``0``
 policy for estimators that take ``log`` of a distance lives with them: :func:`rdmetrics.functional.generative
 .precision_recall_entropy` raises a ``ValueError`` naming the duplicated points.
 
+Scale: every kNN quantity is invariant under :math:`x \to s x`. Inputs whose largest coordinate lies outside
+:math:`[2^{-32}, 2^{32})` are divided by a power of two first (exact in floating point), so features at ``1e200``
+(squared norms overflow) or ``1e-200`` (they underflow) give the same neighbours as at scale 1; distances are
+returned in the input's units.
+
+DDP: :func:`sharded_knn_within` and :func:`sharded_knn_cross` split the same engine's work over ranks by pairs of
+blocks (each call exact on its pair; lists merged by distance, then global index), on features either gathered on
+every rank or kept on their rank and broadcast in pieces (:class:`ShardedPoints`). Results equal the one-process
+functions.
+
 Public functions:
 
 * :func:`knn_within` - k nearest *other* points of a set (self excluded).
@@ -37,6 +47,7 @@ Public functions:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Literal, NamedTuple
 
 import torch
@@ -49,6 +60,11 @@ _CPU_BLOCK_BYTES = 16 * 2**20
 _CUDA_BLOCK_BYTES = 1024 * 2**20
 _EXACT_CHUNK_BYTES = 8 * 2**20
 _PAIR_CHUNK_BYTES = 2 * 2**20
+_SAFE_EXPONENT = 32
+# sharded DDP mode: another rank's rows travel in pieces of at most 1/_SHARD_PIECES of its block (and at most
+# _SHARD_PIECE_BYTES), so a rank holds its own rows plus one piece
+_SHARD_PIECES = 8
+_SHARD_PIECE_BYTES = 256 * 2**20
 # row selection through group minima: columns are pooled into strided groups of ``_GROUP`` (and groups into
 # super-groups of ``_GROUP``) whose minima are reduced with contiguous (vectorised) loads; used when a row has at
 # least ``_GROUP**2 * max(c, _MIN_GROUPS_PER_CAND)`` columns
@@ -114,9 +130,17 @@ def _normalize_rows(x: Tensor, name: str) -> Tensor:
 
 
 def _pow2_exponent(*xs: Tensor) -> int:
-    """``e`` such that the largest ``|x|`` over ``xs`` lies in ``[2**(e-1), 2**e)`` (``0`` for all-zero or no data)."""
+    """``e`` such that the largest ``|x|`` over ``xs`` lies in ``[2**(e-1), 2**e)``; ``0`` (no rescaling needed) when
+    that is within ``[2**-32, 2**32)`` or there is no nonzero data. See :func:`_scale_pow2`."""
     top = max((float(x.abs().max()) for x in xs if x.numel()), default=0.0)
-    return math.frexp(top)[1] if top > 0 else 0
+    return _exponent_of(top)
+
+
+def _exponent_of(top: float) -> int:
+    e = math.frexp(top)[1] if top > 0 else 0
+    # inside this range no squared norm or product of the engine overflows or underflows (float32 included), and
+    # rescaling by a power of two changes no exact distance beyond the factor: skip the copy
+    return 0 if -_SAFE_EXPONENT <= e <= _SAFE_EXPONENT else e
 
 
 def _scale_pow2(x: Tensor, e: int) -> Tensor:
@@ -772,10 +796,10 @@ class ShardedPoints:
     * ``gathered`` (every rank holds the whole set, e.g. after torchmetrics' state sync): block ``s`` is a slice;
       :meth:`gathered` splits the rows evenly.
     * sharded (:meth:`sharded`, ``gather_features=False``): each rank holds only its own block; block ``s`` is
-      broadcast from rank ``s`` (``torch.distributed.broadcast``) when the loop reaches it, so a rank holds its own
-      block plus one other at a time.
+      broadcast from rank ``s`` (``torch.distributed.broadcast``) in pieces when the loop reaches it, so a rank
+      holds its own block plus one piece at a time.
 
-    Iterate the blocks with :meth:`blocks` on **every** rank in the same order (it is collective when sharded).
+    Iterate the pieces with :meth:`pieces` on **every** rank in the same order (it is collective when sharded).
     """
 
     def __init__(self, local: Tensor, sizes: list[int], full: Tensor | None, group: object = None) -> None:
@@ -801,20 +825,28 @@ class ShardedPoints:
         """This rank holds only ``local`` (its block); ``sizes``: every rank's row count (:func:`_all_sizes`)."""
         return cls(local, sizes, None, group)
 
-    def block(self, s: int) -> Tensor:
-        """Rows of block ``s`` (collective when sharded: every rank must call it with the same ``s``)."""
+    def pieces(self, s: int) -> Iterator[tuple[int, Tensor]]:
+        """``(first row within block s, rows)`` of block ``s``, in order; collective when sharded (every rank
+        iterates every block's pieces in the same order): the whole block when gathered, pieces of at most an eighth
+        of it (and 256 MiB) broadcast from rank ``s`` when sharded."""
+        n_s = self.sizes[s]
         if self.full is not None:
-            return self.full[self.offsets[s] : self.offsets[s] + self.sizes[s]]
-        if s == self.rank:
-            out = self.local
-        else:
-            out = torch.empty((self.sizes[s], self.local.shape[1]), dtype=self.local.dtype, device=self.local.device)
-        if self.sizes[s] and self.world > 1:
-            import torch.distributed as dist
+            if n_s:
+                yield 0, self.full[self.offsets[s] : self.offsets[s] + n_s]
+            return
+        import torch.distributed as dist
 
-            src = s if self.group is None else dist.get_global_rank(self.group, s)
-            dist.broadcast(out, src=src, group=self.group)
-        return out
+        d = self.local.shape[1]
+        rows = max(1, min(-(-n_s // _SHARD_PIECES), _SHARD_PIECE_BYTES // max(1, d * self.local.element_size())))
+        src = s if self.group is None else dist.get_global_rank(self.group, s)
+        for p0 in range(0, n_s, rows):
+            p1 = min(n_s, p0 + rows)
+            if s == self.rank:
+                piece = self.local[p0:p1].contiguous()
+            else:
+                piece = torch.empty((p1 - p0, d), dtype=self.local.dtype, device=self.local.device)
+            dist.broadcast(piece, src=src, group=self.group)
+            yield p0, piece
 
 
 def _all_sizes(n_local: int, device: torch.device, group: object = None) -> list[int]:
@@ -843,7 +875,7 @@ def _global_pow2_exponent(xs: list[Tensor], device: torch.device, group: object 
     """:func:`_pow2_exponent` over the union of every rank's ``xs`` (one ``all_reduce``)."""
     top = max((float(x.abs().max()) for x in xs if x.numel()), default=0.0)
     t = _all_reduce(torch.tensor([top], dtype=torch.float64, device=device), "max", group)
-    return math.frexp(float(t))[1] if float(t) > 0 else 0
+    return _exponent_of(float(t))
 
 
 class _TopK:
@@ -897,23 +929,25 @@ def sharded_knn_within(x: ShardedPoints, k: int, block_size: int | None = None) 
     r, world = x.rank, x.world
     acc = _TopK(x.total, k, x.local.device)
     off_r, n_r = x.offsets[r], x.sizes[r]
+    if n_r >= 2:  # own block: the symmetric engine
+        d, i = _knn_within(x.local, min(k, n_r - 1), "euclidean", block_size)
+        acc.merge(off_r, d, i + off_r)
     for s in range(world):
-        blk = x.block(s)
-        off_s, n_s = x.offsets[s], x.sizes[s]
-        if s == r:
-            if n_r >= 2:
-                d, i = _knn_within(blk, min(k, n_r - 1), "euclidean", block_size)
-                acc.merge(off_r, d, i + off_r)
-            continue
-        if r < s:
-            a, oa, b, ob = x.local, off_r, blk[: n_s // 2], off_s
-        else:
-            a, oa, b, ob = x.local[n_r // 2 :], off_r + n_r // 2, blk, off_s
-        if a.shape[0] == 0 or b.shape[0] == 0:
-            continue
-        out = _knn_cross(a, b, min(k, b.shape[0]), None, None, block_size, k_ba=min(k, a.shape[0]))
-        acc.merge(oa, out.dist_ab, out.idx_ab + ob)
-        acc.merge(ob, out.dist_ba, out.idx_ba + oa)
+        off_s, half_s = x.offsets[s], x.sizes[s] // 2
+        for p0, piece in x.pieces(s):
+            if s == r:
+                continue  # (this rank only sent it)
+            if r < s:  # P_r x P_s[:half]
+                b, ob = piece[: max(0, half_s - p0)], off_s + p0
+                a, oa = x.local, off_r
+            else:  # P_r[half:] x P_s
+                b, ob = piece, off_s + p0
+                a, oa = x.local[n_r // 2 :], off_r + n_r // 2
+            if a.shape[0] == 0 or b.shape[0] == 0:
+                continue
+            out = _knn_cross(a, b, min(k, b.shape[0]), None, None, block_size, k_ba=min(k, a.shape[0]))
+            acc.merge(oa, out.dist_ab, out.idx_ab + ob)
+            acc.merge(ob, out.dist_ba, out.idx_ba + oa)
     return acc.all_merge(x.group)
 
 
@@ -955,20 +989,23 @@ def sharded_knn_cross(
     count = torch.zeros(b.total, dtype=torch.long, device=dev) if radius_a is not None else None
     inside = torch.zeros(a.total, dtype=torch.long, device=dev) if radius_b is not None else None
     ob, m_r = b.offsets[r], b.sizes[r]
-    for s in range(a.world):
-        blk = a.block(s)
-        oa, n_s = a.offsets[s], a.sizes[s]
-        if n_s == 0 or m_r == 0:
+    rb = None if radius_b is None else radius_b[ob : ob + m_r]
+    if a.full is not None:  # gathered: all of a against this rank's block of b in one engine call
+        parts: Iterator[tuple[int, Tensor]] = iter([(0, a.full)] if a.total else [])
+    else:
+        parts = ((a.offsets[s] + p0, piece) for s in range(a.world) for p0, piece in a.pieces(s))
+    for oa, piece in parts:  # (every rank consumes every piece: broadcasts are collective)
+        n_p = piece.shape[0]
+        if m_r == 0:
             continue
-        ra = None if radius_a is None else radius_a[oa : oa + n_s]
-        rb = None if radius_b is None else radius_b[ob : ob + m_r]
-        out = _knn_cross(blk, b.local, min(k, m_r), ra, rb, block_size, k_ba=min(k, n_s))
+        ra = None if radius_a is None else radius_a[oa : oa + n_p]
+        out = _knn_cross(piece, b.local, min(k, m_r), ra, rb, block_size, k_ba=min(k, n_p))
         acc_ab.merge(oa, out.dist_ab, out.idx_ab + ob)
         acc_ba.merge(ob, out.dist_ba, out.idx_ba + oa)
         if count is not None:
             count[ob : ob + m_r] += out.count_b_in_a_balls
         if inside is not None:
-            inside[oa : oa + n_s] += out.a_in_any_b_ball.long()
+            inside[oa : oa + n_p] += out.a_in_any_b_ball.long()
     d_ab, i_ab = acc_ab.all_merge(a.group)
     d_ba, i_ba = acc_ba.all_merge(a.group)
     if count is not None:
@@ -978,4 +1015,12 @@ def sharded_knn_cross(
     return ShardedCross(d_ab, i_ab, d_ba, i_ba, count, inside)
 
 
-__all__ = ["CrossKNN", "knn_cross", "knn_within"]
+__all__ = [
+    "CrossKNN",
+    "ShardedCross",
+    "ShardedPoints",
+    "knn_cross",
+    "knn_within",
+    "sharded_knn_cross",
+    "sharded_knn_within",
+]
