@@ -484,7 +484,7 @@ def test_numpy_and_tensor_severities_and_perturbation_objects():
     assert "grayscale" in repr(p)
 
 
-# ------------------------------------------------------------------------- keyed noise (per-image seeds, Philox)
+# ---------------------------------------------- keyed noise (per-image seeds: Philox-derived generator seeds)
 
 M32 = 0xFFFFFFFF
 
@@ -595,27 +595,47 @@ def test_keyed_uniform_noise_follows_its_definition():
     assert stats.kstest(d, "uniform", args=(-w, 2 * w)).pvalue > 1e-3
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
-def test_keyed_noise_on_cuda():
-    """Keyed uniform words are integer ops: bit-identical on CUDA; keyed normals agree to float32 rounding."""
+def test_keyed_rand_follows_its_definition():
+    """Image b's noise is a CPU torch.Generator seeded with w0 + 2**32 * w1 of Philox4x32-10((0, draw, 0, 0), key),
+    the Philox words from the pure-Python reference above; uniforms and normals, second draw index."""
     from rdmetrics.perturbations._random import keyed_rand
 
-    keys = torch.arange(5) - 2
-    torch.testing.assert_close(
-        keyed_rand(keys.cuda(), (3, 33, 33)).cpu(), keyed_rand(keys, (3, 33, 33)), atol=0, rtol=0
-    )
-    torch.testing.assert_close(
-        keyed_rand(keys.cuda(), (3, 33, 33), normal=True).cpu(),
-        keyed_rand(keys, (3, 33, 33), normal=True),
-        atol=1e-5,
-        rtol=1e-5,
-    )
-    x = natural_images(5, 3, 32, 32)
+    keys = torch.tensor([0, 5, -1, 2**63 - 1, -(2**63), 987654321987])
+    for draw, normal in ((0, False), (0, True), (2, False), (3, True)):
+        got = keyed_rand(keys, (2, 5, 7), normal=normal, draw=draw)
+        assert got.dtype == torch.float32 and got.shape == (6, 2, 5, 7)
+        for b, key in enumerate(keys.tolist()):
+            u = key & (2**64 - 1)
+            w = philox_reference((0, draw, 0, 0), (u & M32, u >> 32))
+            g = torch.Generator().manual_seed(w[0] | (w[1] << 32))
+            ref = torch.randn(2, 5, 7, generator=g) if normal else torch.rand(2, 5, 7, generator=g)
+            torch.testing.assert_close(got[b], ref, atol=0, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+def test_keyed_noise_on_cuda():
+    """Keyed noise is drawn on the images' device (CUDA's own generator, so not CPU's numbers) and keeps its
+    contract there: a function of the image's key only (batch order and size), uniform / normal (KS tests)."""
+    from scipy import stats
+
+    from rdmetrics.perturbations._random import keyed_rand
+
+    keys = torch.arange(40) * 104729 - 7
+    for normal, dist in ((False, "uniform"), (True, "norm")):
+        full = keyed_rand(keys.cuda(), (3, 33, 33), normal=normal)
+        assert full.device.type == "cuda"
+        perm = torch.randperm(40, generator=torch.Generator().manual_seed(0))
+        torch.testing.assert_close(keyed_rand(keys[perm].cuda(), (3, 33, 33), normal=normal), full[perm.cuda()])
+        torch.testing.assert_close(keyed_rand(keys[7:9].cuda(), (3, 33, 33), normal=normal), full[7:9])
+        assert stats.kstest(full.double().cpu().numpy().ravel(), dist).pvalue > 1e-3
+        assert not torch.equal(full.cpu(), keyed_rand(keys, (3, 33, 33), normal=normal))
+    x = natural_images(5, 3, 32, 32).cuda()
+    seeds = torch.arange(5).cuda() - 2
     for name in STOCHASTIC:
         p = get_perturbation(name)
-        torch.testing.assert_close(
-            p(x.cuda(), p.levels[3], seeds=keys.cuda()).cpu(), p(x, p.levels[3], seeds=keys), atol=1e-4, rtol=0
-        )
+        y = p(x, p.levels[3], seeds=seeds)
+        assert y.device.type == "cuda"
+        torch.testing.assert_close(p(x[2:4], p.levels[3], seeds=seeds[2:4]), y[2:4], atol=0, rtol=0)
 
 
 def test_custom_family_without_per_sample_rand_gets_a_clear_error_with_seeds():

@@ -36,11 +36,11 @@ one of two ways; the others are deterministic.
   same generator, gives exactly the result of one call on the whole batch, and the same seed gives the same result.
   Draws happen on the generator's device, so a CPU generator gives identical noise for CPU and CUDA images.
 * ``perturbation(images, severity, seeds=s)`` (``s`` integers ``[B]``, one key per image): image ``b`` gets the
-  noise of the counter-based generator Philox4x32-10 keyed by ``s[b]``, computed with vectorised tensor ops on the
-  images' device. An image's noise then depends only on its key, never on the other images in the batch, the batch
+  noise of its own ``torch.Generator`` on the images' device, seeded from ``s[b]`` through the counter-based
+  Philox4x32-10. An image's noise then depends only on its key, never on the other images in the batch, the batch
   size or the process: :func:`rdmetrics.sweep.run_sweep` keys each image by (seed, family, level, global sample
-  index), which makes sweeps identical for any world size and batch size. Keyed uniform noise is bit-identical on
-  CPU and CUDA; keyed normals may differ in the last bit between devices (float32 ``log``/``cos``).
+  index), which makes sweeps identical for any world size and batch size. Keyed noise is device-native: the same
+  key gives different (equally distributed) noise on CPU and CUDA; see :mod:`rdmetrics.perturbations._random`.
 
 A family registered with :func:`register_perturbation` supports both when it draws with :func:`per_sample_rand`.
 

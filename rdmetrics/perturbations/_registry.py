@@ -103,7 +103,7 @@ class Perturbation:
         """Perturb ``images`` at ``severity``; see the family's docstring (``help(perturbation.fn)``).
 
         Stochastic families draw their noise from ``generator`` (one draw per image in batch order) or, with
-        ``seeds`` (integers ``[B]``, one key per image), from a counter-based generator keyed per image: then an
+        ``seeds`` (integers ``[B]``, one key per image), from a generator seeded per image by its key: then an
         image's noise depends only on its key, whatever else is in the batch (see :mod:`rdmetrics.perturbations`).
         Deterministic families ignore both.
         """
