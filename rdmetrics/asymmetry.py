@@ -15,9 +15,10 @@ from rdmetrics.utilities.checks import (
     _check_tensor,
     _format_predictions,
 )
+from rdmetrics.utilities.forward import BatchValueForwardMixin
 
 
-class ConfusionAsymmetry(Metric):
+class ConfusionAsymmetry(BatchValueForwardMixin, Metric):
     r"""Directional-confusion asymmetry, top-1 error share and effective number of wrong answers per condition.
 
     Accumulates one confusion matrix per condition (a ``[L, C, K]`` long state summed across processes; ``K = C`` or

@@ -24,17 +24,8 @@ from harness import (
 )
 
 # (case id, check) -> why it is expected to fail for now (owner named); marked xfail(strict=False)
-_H6 = "H6 (ConfusionAsymmetry): add rdmetrics.utilities.forward.BatchValueForwardMixin; empty/meta batches"
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    **{
-        (f"confusion-asymmetry{s}", c): _H6
-        for s in ("", "-abstain-empirical", "-bootstrap")
-        for c in ("forward", "empty_batch", "meta")
-    },
-    (
-        "generative-pre-feature-net",
-        "meta",
-    ): "H5: PrecisionRecallEntropy runs the feature network before checking for meta inputs",
+    ("generative-pre-feature-net", "meta"): "H5: PrecisionRecallEntropy runs its network before the input checks",
 }
 
 
