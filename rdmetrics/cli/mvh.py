@@ -201,7 +201,7 @@ def _signature_lines(data: Any, experiments: dict[str, Any]) -> list[str]:
 
 #: the report sections, run in this order on the loaded data
 SECTIONS: list[Callable[[MvhContext], None]] = [signatures_section, *mvh_sections.SECTIONS]
-SECTIONS.append(asymmetry_section)  # directional-confusion asymmetry + human-likeness (issue 13)
+SECTIONS.append(asymmetry_section)  # directional-confusion asymmetry + human-likeness
 
 
 # ----------------------------------------------------------------------------------------------------- the command
