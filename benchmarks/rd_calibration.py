@@ -18,9 +18,9 @@ are discovered from the ``correction`` options the RD functional accepts at run 
 Interval methods scored (``B`` replicates ``θ*``, estimate ``θ̂``):
 
 * ``percentile``, ``basic``, ``bc``: as in :func:`bootstrap_summary` (``bc`` reports ``2θ̂ − mean θ*``);
-* ``basic_ref`` / ``bc_ref``: the same with the bootstrap-world truth ``t`` = the plug-in value of the data (for a
-  bias-corrected rate estimator the resampled data's truth is the plug-in rate of the observed channel, not the
-  corrected estimate): interval ``θ̂ + t − [q_hi, q_lo]``, bias-corrected value ``θ̂ − (mean θ* − t)``.
+* ``smoothed``: the smoothed bootstrap (rows resampled from ``(N + a) / (n + aK)``, ``a`` =
+  :data:`~rdmetrics.functional.bootstrap.SMOOTHED_PSEUDOCOUNT`) with the pivot ``θ* − t``, ``t`` = the quantity
+  computed exactly on the smoothed table: value ``θ̂ − (mean θ* − t)``, interval ``θ̂ − (q_{hi,lo} − t)``.
 
 Usage: ``python benchmarks/rd_calibration.py [--quick] [--sims S] [--boot B] [--mvh ROOT]``. ``--mvh`` also
 measures, on the model-vs-human data, how often β / AUC fits lie outside their own interval (before: ``basic``
@@ -42,7 +42,7 @@ import torch
 from torch import Tensor
 
 from rdmetrics.functional import bootstrap_confmat, rate_distortion_points, rate_distortion_signature, rd_signatures
-from rdmetrics.functional.bootstrap import bootstrap_chunks, bootstrap_summary
+from rdmetrics.functional.bootstrap import SMOOTHED_PSEUDOCOUNT, bootstrap_chunks, bootstrap_summary, smoothed_confmat
 
 NUM_CLASSES = 16
 #: accuracy of the 8 levels, least to most severe (chance = 1/16 = 0.0625)
@@ -50,7 +50,7 @@ ACCURACY = (0.92, 0.85, 0.75, 0.60, 0.45, 0.30, 0.17, 0.08)
 FAMILIES = ("symmetric", "human", "model")
 TRIALS = (10, 40, 160)
 QUANTITIES = ("rate", "beta", "kappa", "auc")
-METHODS = ("percentile", "basic", "bc", "basic_ref", "bc_ref")
+METHODS = ("percentile", "basic", "bc", "smoothed")
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -139,13 +139,10 @@ def signatures(cms: Tensor, correction: str, at: float, method: str) -> dict[str
 
 
 def intervals(
-    point: Tensor, reps: Tensor, ref: Tensor, method: str, bounds: tuple[float, float] | None
+    point: Tensor, reps: Tensor, ref: Tensor | None, method: str, bounds: tuple[float, float] | None
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """(value, ci [..., 2], extended) of one interval method; ``ref`` = the plug-in value (bootstrap-world truth)."""
-    if method in ("percentile", "basic", "bc"):
-        s = bootstrap_summary(point, reps, 0.95, method, bounds=bounds)
-    else:  # pivot θ* − t instead of θ* − θ̂: shift the replicates by θ̂ − t, then the basic / bc formulas around θ̂
-        s = bootstrap_summary(point, reps + (point - ref), 0.95, method[:-4], bounds=bounds)
+    """(value, ci [..., 2], extended) of one interval method (``ref``: the smoothed-world truth for "smoothed")."""
+    s = bootstrap_summary(point, reps, 0.95, method, bounds=bounds, reference=ref if method == "smoothed" else None)
     return s["value"], s["ci"], s["extended"]
 
 
@@ -160,12 +157,15 @@ def run_config(
     truth = {"rate": true_rate, "beta": true_sig["beta"], "kappa": true_sig["kappa"], "auc": true_sig["auc"]}
     cms = simulate(channels, trials, sims, seed)
     points = {c: signatures(cms, c, at, fit) for c in corrections}
-    plugin = points.get("none") or signatures(cms, "none", at, fit)
-    reps: dict[str, dict[str, list[Tensor]]] = {c: defaultdict(list) for c in corrections}
-    for chunk in bootstrap_chunks(cms, n_boot, seed=seed + 1, chunk_size=max(1, 4096 // sims)):
-        for c in corrections:
-            for q, v in signatures(chunk, c, at, fit).items():
-                reps[c][q].append(v)
+    smooth_ref = signatures(smoothed_confmat(cms, SMOOTHED_PSEUDOCOUNT), "none", at, fit)
+    reps: dict[tuple[str, bool], dict[str, list[Tensor]]] = defaultdict(lambda: defaultdict(list))
+    for smooth in (False, True):
+        pseudocount = SMOOTHED_PSEUDOCOUNT if smooth else 0.0
+        chunks = bootstrap_chunks(cms, n_boot, seed=seed + 1, chunk_size=max(1, 4096 // sims), pseudocount=pseudocount)
+        for chunk in chunks:
+            for c in corrections:
+                for q, v in signatures(chunk, c, at, fit).items():
+                    reps[(c, smooth)][q].append(v)
     result: dict[str, typing.Any] = {
         "truth": truth,
         "at": at,
@@ -184,8 +184,8 @@ def run_config(
         }
         for m in METHODS:
             for q in QUANTITIES:
-                r = torch.cat(reps[c][q])
-                value, ci, ext = intervals(points[c][q], r, plugin[q], m, (0.0, log2c) if q == "rate" else None)
+                r = torch.cat(reps[(c, m == "smoothed")][q])
+                value, ci, ext = intervals(points[c][q], r, smooth_ref[q], m, (0.0, log2c) if q == "rate" else None)
                 t = truth[q]
                 finite = torch.isfinite(ci).all(-1)
                 hit = (ci[..., 0] <= t) & (t <= ci[..., 1]) & finite
@@ -194,7 +194,7 @@ def run_config(
                 result["width"][(c, m, q)] = float((ci[..., 1] - ci[..., 0])[finite].mean())
                 result["inside"][(c, m, q)] = float(inside[finite].double().mean()) if bool(finite.any()) else 1.0
                 result["extended"][(c, m, q)] = float(ext.double().mean())
-                if m == "bc" and q == "rate":
+                if m == "smoothed" and q == "rate":
                     err = value - true_rate
                     result["est"][c]["bc_bias"] = float(err.mean())
                     result["est"][c]["bc_rmse"] = float(err.pow(2).mean().sqrt())
@@ -217,42 +217,47 @@ def check_pipeline(corrections: list[str], fit: str) -> None:
 # model-vs-human: point outside its own interval, before / after
 
 
-def mvh_outside(root: str, n_boot: int, correction: str, method: str, fit: str) -> None:
+def mvh_outside(root: str, n_boot: int, correction: str, ci_method: str, fit: str) -> None:
+    """How often β / AUC lie outside their own interval on model-vs-human (every experiment with >= 3 levels ×
+    every observer). Before: Miller–Madow rates, replicates read at their own midpoint, basic interval around the raw
+    estimate (the pre-issue-10 default). After: :func:`rate_distortion_signature` with the given defaults."""
+    import warnings
+
     from rdmetrics.datasets import load_model_vs_human
 
     data = load_model_vs_human(root)
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    qs = torch.tensor([0.025, 0.975], dtype=torch.float64)
     for name in data:
         exp = data[name]
         if len(exp.conditions) < 3:
             continue
         for obs in exp.observers:
             cm = exp.confmat(obs)
-            if bool((cm.sum(-1) == 0).any()):
+            if bool((cm.sum((-2, -1)) == 0).any()):
                 continue
-            try:
-                dist, rate = rate_distortion_points(cm, correction=correction)
-                dist_old, rate_old = rate_distortion_points(cm, correction="miller_madow")
-                _, rate_pl = rate_distortion_points(cm, correction="none")
-                kw = {"method": fit, "num_classes": NUM_CLASSES, "strict": False}
-                p_new, p_old = rd_signatures(dist, rate, **kw), rd_signatures(dist_old, rate_old, **kw)
-                p_ref = rd_signatures(dist, rate_pl, **kw)
-            except ValueError:
-                continue
+            kw = {"method": fit, "num_classes": NUM_CLASSES, "strict": False}
+            empty = "drop" if bool((cm.sum(-1) == 0).any()) else "raise"
+            dist, rate = rate_distortion_points(cm, correction="miller_madow", empty_rows=empty)
+            point = rd_signatures(dist, rate, **kw)
             boot = bootstrap_confmat(cm, n_boot, seed=0)
-            bd, br = rate_distortion_points(boot, correction=correction)
-            bd_old, br_old = rate_distortion_points(boot, correction="miller_madow")
-            r_new = rd_signatures(bd, br, at=p_new["at"], **kw)
-            r_old = rd_signatures(bd_old, br_old, at=p_old["at"], **kw)
+            bd, br = rate_distortion_points(boot, correction="miller_madow", empty_rows=empty)
+            reps = rd_signatures(bd, br, **kw)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                new = rate_distortion_signature(
+                    cm, correction=correction, ci_method=ci_method, method=fit, n_bootstrap=n_boot, strict=False
+                )
             for q in ("beta", "auc"):
-                qs = torch.nanquantile(r_old[q], torch.tensor([0.025, 0.975], dtype=torch.float64))
-                lo, hi = 2 * p_old[q] - qs[1], 2 * p_old[q] - qs[0]
-                counts[f"before {q}"][0] += int(not (lo <= p_old[q] <= hi))
-                counts[f"before {q}"][1] += 1
-                value, ci, _ = intervals(p_new[q], r_new[q], p_ref[q], method, None)
-                counts[f"after {q}"][0] += int(not (ci[0] <= value <= ci[1]))
-                counts[f"after {q}"][1] += 1
-    for key, (bad, total) in counts.items():
+                lo, hi = 2 * point[q] - torch.nanquantile(reps[q], qs).flip(0)
+                if bool(torch.isfinite(point[q])) and bool(torch.isfinite(lo) & torch.isfinite(hi)):
+                    counts[f"before {q}"][0] += int(not (lo <= point[q] <= hi))
+                    counts[f"before {q}"][1] += 1
+                lo, hi = new[f"{q}_ci"]
+                if bool(torch.isfinite(new[q])) and bool(torch.isfinite(lo) & torch.isfinite(hi)):
+                    counts[f"after {q}"][0] += int(not (lo <= new[q] <= hi))
+                    counts[f"after {q}"][1] += 1
+    for key, (bad, total) in sorted(counts.items()):
         print(f"mvh {key}: {bad}/{total} = {bad / max(total, 1):.1%} of fits have the point outside its interval")
 
 
@@ -273,8 +278,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     sims = args.sims or (40 if args.quick else 300)
     n_boot = args.boot or (100 if args.quick else 300)
-    families = args.families.split(",") if not args.quick else ["symmetric", "model"]
-    trials = [int(t) for t in args.trials.split(",")] if not args.quick else [10, 40]
+    families = args.families.split(",") if not args.quick else ["human"]
+    trials = [int(t) for t in args.trials.split(",")] if not args.quick else [40]
     defaults = rd_defaults()
     fit = defaults.get("method", "quadratic")
     corrections = args.corrections.split(",") if args.corrections else available_corrections()
@@ -285,8 +290,8 @@ def main() -> None:
     )
     check_pipeline(corrections, fit)
     rows = []
-    for fam in families:
-        for n in trials:
+    for n in trials:
+        for fam in families:
             start = time.perf_counter()
             res = run_config(fam, n, sims, n_boot, corrections, fit, seed=1000 * n + FAMILIES.index(fam))
             t = res["truth"]
@@ -297,7 +302,7 @@ def main() -> None:
             for c in corrections:
                 e = res["est"][c]
                 print(
-                    f"  rate {c:<14} bias {e['bias']:+.4f} rmse {e['rmse']:.4f} | bc value bias "
+                    f"  rate {c:<14} bias {e['bias']:+.4f} rmse {e['rmse']:.4f} | smoothed-bc value bias "
                     f"{e['bc_bias']:+.4f} rmse {e['bc_rmse']:.4f}"
                 )
             for c in corrections:
@@ -313,7 +318,7 @@ def main() -> None:
     for fam, n, c, m, *cov in rows:
         print(f"| {fam} | {n} | {c} | {m} | " + " | ".join(f"{v:.2f}" for v in cov) + " |")
     if args.mvh:
-        mvh_outside(args.mvh, 200, defaults.get("correction", "miller_madow"), "basic_ref", fit)
+        mvh_outside(args.mvh, 200, defaults.get("correction", "miller_madow"), defaults.get("ci_method", "bc"), fit)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from rdmetrics.functional.bootstrap import (
     bootstrap_summary,
     nan_quantile,
     replicate_seed,
+    smoothed_confmat,
 )
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -70,6 +71,29 @@ def test_replicate_seeds_make_any_split_equal_the_whole() -> None:
     # replicates are distinct draws, and the seeds differ per (seed, replicate)
     assert len({replicate_seed(s, r) for s in range(5) for r in range(50)}) == 250
     assert all(0 <= replicate_seed(s, r) < 2**63 for s in (0, -1, 2**70) for r in (0, 1))
+
+
+def test_smoothed_bootstrap_moments() -> None:
+    cm = torch.tensor([[[12, 0, 0, 0], [0, 0, 0, 0]], [[3, 5, 0, 0], [0, 1, 1, 6]]])
+    a, n_rep = 0.25, 4000
+    boot = bootstrap_confmat(cm, n_rep, seed=2, pseudocount=a)
+    rows = cm.sum(-1, keepdim=True).double()
+    assert torch.equal(boot.sum(-1), cm.sum(-1).expand(n_rep, 2, 2))  # n_x trials per row, empty rows stay empty
+    # rows are drawn from (N + a) / (n + a K): multinomial mean and variance, independent numpy formula
+    p = np.where(rows.numpy() > 0, (cm.numpy() + a) / (rows.numpy() + 4 * a), 0.0)
+    mean = rows.numpy() * p
+    sd = np.sqrt(rows.numpy() * p * (1 - p))
+    assert np.all(np.abs(boot.double().mean(0).numpy() - mean) <= 4.5 * sd / math.sqrt(n_rep) + 1e-12)
+    np.testing.assert_allclose(boot.double().var(0).numpy(), sd**2, rtol=0.12, atol=0.02)
+    assert int(boot[:, 0, 0, 1:].sum()) > 0  # cells never observed are reachable
+    np.testing.assert_array_equal(smoothed_confmat(cm, a).numpy(), np.where(rows.numpy() > 0, cm.numpy() + a, 0.0))
+    whole = bootstrap_confmat(cm, 9, seed=2, pseudocount=a)
+    assert torch.equal(whole, boot[:9])
+    parts = list(bootstrap_chunks(cm, 9, seed=2, chunk_size=4, pseudocount=a))
+    assert torch.equal(torch.cat(parts), whole)
+    assert torch.equal(bootstrap_confmat(cm, 5, seed=2, pseudocount=0.0), bootstrap_confmat(cm, 5, seed=2))
+    with pytest.raises(ValueError, match="pseudocount"):
+        bootstrap_confmat(cm, 3, pseudocount=-1.0)
 
 
 def test_bootstrap_bad_input() -> None:
@@ -128,6 +152,30 @@ def test_summary_matches_numpy_reference(method: str, ci: float) -> None:
         np.testing.assert_allclose(out["ci"].numpy()[inside], old[inside], rtol=1e-12)
 
 
+@pytest.mark.parametrize("method", ["basic", "bc"])
+def test_summary_reference_pivot(method: str) -> None:
+    rng = np.random.default_rng(4)
+    point, ref = rng.normal(size=5), rng.normal(size=5)
+    reps = ref + rng.normal(size=(80, 5)) * 0.5 + 0.2
+    out = bootstrap_summary(
+        torch.from_numpy(point), torch.from_numpy(reps), 0.9, method, reference=torch.from_numpy(ref)
+    )
+    q_lo, q_hi = np.quantile(reps, [0.05, 0.95], axis=0)
+    lo, hi = point - (q_hi - ref), point - (q_lo - ref)  # pivot θ* − t
+    value = point - (reps.mean(0) - ref) if method == "bc" else point
+    np.testing.assert_allclose(out["value"].numpy(), value, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out["bias"].numpy(), reps.mean(0) - ref, rtol=1e-12, atol=1e-12)
+    expected = np.stack([np.minimum(lo, value), np.maximum(hi, value)], -1)
+    np.testing.assert_allclose(out["ci"].numpy(), expected, rtol=1e-12, atol=1e-12)
+    # reference = the point itself is the plain method
+    same = bootstrap_summary(
+        torch.from_numpy(point), torch.from_numpy(reps), 0.9, method, reference=torch.from_numpy(point)
+    )
+    plain = bootstrap_summary(torch.from_numpy(point), torch.from_numpy(reps), 0.9, method)
+    for key in ("value", "ci", "bias"):
+        torch.testing.assert_close(same[key], plain[key])
+
+
 def test_nan_quantile_matches_numpy() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(31, 5, 2))
@@ -143,7 +191,7 @@ def test_nan_quantile_matches_numpy() -> None:
     np.testing.assert_array_equal(count.numpy(), (~np.isnan(x)).sum(0))
 
 
-@pytest.mark.parametrize("method", ["percentile", "basic", "bc"])
+@pytest.mark.parametrize("method", ["percentile", "basic", "bc", "smoothed"])
 def test_value_always_inside_its_finite_interval(method: str) -> None:
     rng = np.random.default_rng(1)
     nan = float("nan")
@@ -161,7 +209,9 @@ def test_value_always_inside_its_finite_interval(method: str) -> None:
         cases.append((rng.normal(size=s), reps))
     for point, reps in cases:
         for bounds in (None, (0.0, 4.0)):
-            out = bootstrap_summary(torch.from_numpy(point), torch.from_numpy(reps), 0.95, method, bounds=bounds)
+            ref = torch.from_numpy(point + 0.5) if method == "smoothed" else None
+            t_point, t_reps = torch.from_numpy(point), torch.from_numpy(reps)
+            out = bootstrap_summary(t_point, t_reps, 0.95, method, bounds=bounds, reference=ref)
             v, lo, hi = out["value"], out["ci"][..., 0], out["ci"][..., 1]
             finite = torch.isfinite(lo) & torch.isfinite(hi)
             assert bool(((lo[finite] <= v[finite]) & (v[finite] <= hi[finite])).all()), (point, reps, method)
@@ -177,8 +227,56 @@ def test_value_always_inside_its_finite_interval(method: str) -> None:
 
 def test_summary_bad_input() -> None:
     with pytest.raises(ValueError, match="method"):
-        bootstrap_summary(torch.zeros(2), torch.zeros(5, 2), 0.95, "bca")
+        bootstrap_summary(torch.zeros(2), torch.zeros(5, 2), 0.95, "bca")  # not offered (needs a jackknife)
     with pytest.raises(ValueError, match="ci"):
         bootstrap_summary(torch.zeros(2), torch.zeros(5, 2), 1.0, "basic")
     with pytest.raises(ValueError, match="replicates"):
         bootstrap_summary(torch.zeros(2), torch.zeros(5, 3), 0.95, "basic")
+    with pytest.raises(ValueError, match="reference"):
+        bootstrap_summary(torch.zeros(2), torch.zeros(5, 2), 0.95, "basic", reference=torch.zeros(3))
+    with pytest.raises(ValueError, match="reference"):
+        bootstrap_summary(torch.zeros(2), torch.zeros(5, 2), 0.95, "smoothed")
+
+
+def test_smoothed_method_is_bc_with_reference() -> None:
+    rng = np.random.default_rng(8)
+    point, ref, reps = torch.from_numpy(rng.normal(size=3)), torch.from_numpy(rng.normal(size=3)), None
+    reps = torch.from_numpy(rng.normal(size=(50, 3)))
+    a = bootstrap_summary(point, reps, 0.95, "smoothed", reference=ref)
+    b = bootstrap_summary(point, reps, 0.95, "bc", reference=ref)
+    for key in ("value", "ci", "bias", "raw"):
+        torch.testing.assert_close(a[key], b[key])
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# the RD functional with the smoothed intervals
+
+
+def _symmetric_counts(num_classes: int, errors: list[float], trials: int) -> torch.Tensor:
+    mats = []
+    for e in errors:
+        cm = torch.full((num_classes, num_classes), e * trials / (num_classes - 1), dtype=torch.float64)
+        cm.fill_diagonal_(trials * (1 - e))
+        mats.append(cm.round().long())
+    return torch.stack(mats)
+
+
+def test_rd_smoothed_intervals_contain_their_values_and_few_trials_warn() -> None:
+    import warnings
+
+    from rdmetrics.functional import rate_distortion_signature
+    from rdmetrics.functional.bootstrap import MIN_TRIALS_PER_CLASS
+
+    cms = _symmetric_counts(4, [0.1, 0.3, 0.5, 0.7], 2 * MIN_TRIALS_PER_CLASS)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = rate_distortion_signature(cms, n_bootstrap=30, ci_method="smoothed", correction="miller_madow")
+    assert not [w for w in caught if "unreliable below" in str(w.message)]
+    for key in ("beta", "auc", "kappa", "rate"):
+        lo, hi = out[f"{key}_ci"].unbind(-1)
+        assert bool(((lo <= out[key]) & (out[key] <= hi)).all()), key
+        corrected = out[f"{key}_raw"] - out[f"{key}_bias"]  # bias-corrected value (a rate is clipped to [0, log2 C])
+        torch.testing.assert_close(out[key], corrected.clamp(0.0, 2.0) if key == "rate" else corrected)
+    few = _symmetric_counts(4, [0.1, 0.3, 0.5, 0.7], MIN_TRIALS_PER_CLASS // 4)
+    with pytest.warns(UserWarning, match=f"unreliable below {MIN_TRIALS_PER_CLASS} trials per class"):
+        rate_distortion_signature(few, n_bootstrap=5, ci_method="smoothed")

@@ -19,8 +19,12 @@ from torch import Tensor
 from rdmetrics.functional.information import _check_confmat
 from rdmetrics.utilities.checks import _check_positive_int
 
-CIMethodType = Literal["percentile", "basic", "bc"]
-_CI_METHODS = ("percentile", "basic", "bc")
+CIMethodType = Literal["smoothed", "percentile", "basic", "bc"]
+_CI_METHODS = ("smoothed", "percentile", "basic", "bc")
+#: pseudocount ``a`` of the smoothed bootstrap behind ``ci_method="smoothed"`` (chosen by benchmarks/rd_calibration.py)
+SMOOTHED_PSEUDOCOUNT = 0.25
+#: below this many trials per class (per condition) the RD intervals under-cover in benchmarks/rd_calibration.py
+MIN_TRIALS_PER_CLASS = 40
 _MASK64 = (1 << 64) - 1
 # inverse-CDF sampling draws one uniform per trial (in row blocks of at most _MAX_UNIFORMS uniforms); rows with more
 # than _INVERSE_CDF_TRIALS_PER_COLUMN trials per column use chained binomials instead (cost independent of the trial
@@ -53,12 +57,14 @@ def _check_seed(seed: object, name: str = "seed") -> int:
 
 
 class _RowSampler:
-    """Exact multinomial resampling of every row of ``counts [R, K]`` (float64, integer valued); one replicate per
-    :meth:`draw`, all randomness from the given generator. Per-matrix work (cumulative counts) is done once."""
+    """Multinomial resampling of every row of ``counts [R, K]`` (float64): ``trials[x]`` draws (default: the row
+    sum) from the cell probabilities ``counts / row sum``; one replicate per :meth:`draw`, all randomness from the
+    given generator. Per-matrix work (cumulative weights) is done once."""
 
-    def __init__(self, counts: Tensor) -> None:
+    def __init__(self, counts: Tensor, trials: Tensor | None = None) -> None:
         self.counts = counts
-        self.rows = counts.sum(-1)
+        self.total = counts.sum(-1)
+        self.rows = self.total if trials is None else trials
         num_rows, num_cols = counts.shape
         self.n_max = int(self.rows.max()) if num_rows else 0
         self.inverse_cdf = self.n_max <= _INVERSE_CDF_TRIALS_PER_COLUMN * num_cols
@@ -84,7 +90,7 @@ class _RowSampler:
             for start in range(0, num_rows, self.block):
                 stop = min(start + self.block, num_rows)
                 u = torch.rand(stop - start, self.n_max, dtype=torch.float64, device=counts.device, generator=generator)
-                idx = torch.searchsorted(self.cdf[start:stop], u * self.rows[start:stop, None], right=True)
+                idx = torch.searchsorted(self.cdf[start:stop], u * self.total[start:stop, None], right=True)
                 idx = torch.minimum(idx, self.last[start:stop])  # guards u·n rounding up to n
                 out[start:stop].scatter_add_(1, idx, self.valid[start:stop])
             return out
@@ -105,9 +111,41 @@ def _validated_counts(confmat: Tensor) -> Tensor:
     return cm
 
 
+def _sampler(cm: Tensor, pseudocount: float) -> _RowSampler:
+    flat = cm.reshape(-1, cm.shape[-1])
+    if pseudocount == 0:
+        return _RowSampler(flat)
+    return _RowSampler(smoothed_confmat(flat, pseudocount), flat.sum(-1))
+
+
+def _check_pseudocount(pseudocount: object) -> float:
+    if isinstance(pseudocount, bool) or not isinstance(pseudocount, (int, float)) or not pseudocount >= 0:
+        raise ValueError(f"`pseudocount` must be a number >= 0, got {pseudocount!r}")
+    if pseudocount == float("inf"):
+        raise ValueError("`pseudocount` must be finite")
+    return float(pseudocount)
+
+
+def smoothed_confmat(confmat: Tensor, pseudocount: float) -> Tensor:
+    r"""The smoothed table ``N(x, y) + a`` on every row with trials (rows without trials stay empty), float64.
+
+    Its row-normalised channel ``(N(x, ·) + a) / (n_x + a K)`` is the generating channel of the smoothed bootstrap
+    (:func:`bootstrap_confmat` with ``pseudocount=a``), and any plug-in quantity of this table is that quantity's
+    exact value in the bootstrap world (the ``reference`` of :func:`bootstrap_summary`).
+
+    Example:
+        >>> import torch
+        >>> smoothed_confmat(torch.tensor([[3, 0], [0, 0]]), 0.5).tolist()
+        [[3.5, 0.5], [0.0, 0.0]]
+    """
+    cm = _check_confmat(confmat).to(torch.float64)
+    a = _check_pseudocount(pseudocount)
+    return cm + a * (cm.sum(-1, keepdim=True) > 0).to(cm.dtype)
+
+
 def _resample(cm: Tensor, start: int, stop: int, seed: int, sampler: _RowSampler | None = None) -> Tensor:
     shape = cm.shape
-    sampler = sampler if sampler is not None else _RowSampler(cm.reshape(-1, shape[-1]))
+    sampler = sampler if sampler is not None else _sampler(cm, 0.0)
     generator = torch.Generator(device=cm.device)
     out = torch.empty((stop - start, *shape), dtype=torch.int64, device=cm.device)
     for i, r in enumerate(range(start, stop)):
@@ -116,7 +154,9 @@ def _resample(cm: Tensor, start: int, stop: int, seed: int, sampler: _RowSampler
     return out
 
 
-def bootstrap_confmat(confmat: Tensor, n_bootstrap: int, seed: int = 0, *, replicate_offset: int = 0) -> Tensor:
+def bootstrap_confmat(
+    confmat: Tensor, n_bootstrap: int, seed: int = 0, *, replicate_offset: int = 0, pseudocount: float = 0.0
+) -> Tensor:
     r"""Resample each row of a confusion matrix: ``N*(x, ·) ~ Multinomial(n_x, N(x, ·) / n_x)``.
 
     Every row keeps its number of trials ``n_x`` (a class shown ``n_x`` times is re-shown ``n_x`` times), which is
@@ -127,11 +167,17 @@ def bootstrap_confmat(confmat: Tensor, n_bootstrap: int, seed: int = 0, *, repli
     Each row is drawn by inverse-CDF sampling of its ``n_x`` trials (or, for very large counts, as a chain of
     conditional binomials over the columns); both are exact multinomial samplers.
 
+    ``pseudocount=a > 0`` gives the *smoothed* bootstrap: rows are drawn from ``(N(x, ·) + a) / (n_x + a K)``
+    (:func:`smoothed_confmat`), still ``n_x`` trials each. The empirical channel has structural zeros (cells never
+    seen in ``n_x`` trials) that the true channel need not have, so the plain bootstrap under-states the
+    small-sample bias of mutual information where errors are rare; smoothing restores those cells.
+
     Args:
         confmat: counts ``[..., C, K]`` (integer valued).
         n_bootstrap: number of replicates ``B >= 1``.
         seed: base seed.
         replicate_offset: index of the first replicate (keyword-only; default 0).
+        pseudocount: smoothing ``a >= 0`` added to every cell of rows with trials (keyword-only; default 0).
 
     Returns:
         int64 tensor ``[B, ..., C, K]`` of resampled counts (row sums equal the input's).
@@ -148,17 +194,24 @@ def bootstrap_confmat(confmat: Tensor, n_bootstrap: int, seed: int = 0, *, repli
     _check_positive_int(n_bootstrap, "n_bootstrap")
     _check_seed(seed)
     _check_positive_int(replicate_offset, "replicate_offset", minimum=0)
+    a = _check_pseudocount(pseudocount)
     cm = _validated_counts(confmat)
-    return _resample(cm, replicate_offset, replicate_offset + n_bootstrap, seed)
+    return _resample(cm, replicate_offset, replicate_offset + n_bootstrap, seed, _sampler(cm, a))
 
 
 def bootstrap_chunks(
-    confmat: Tensor, n_bootstrap: int, seed: int = 0, *, chunk_size: int = 32, replicate_offset: int = 0
+    confmat: Tensor,
+    n_bootstrap: int,
+    seed: int = 0,
+    *,
+    chunk_size: int = 32,
+    replicate_offset: int = 0,
+    pseudocount: float = 0.0,
 ) -> Iterator[Tensor]:
     """Yield the replicates of :func:`bootstrap_confmat` in chunks ``[≤ chunk_size, ..., C, K]`` (bounded memory).
 
     Concatenating the chunks gives exactly ``bootstrap_confmat(confmat, n_bootstrap, seed,
-    replicate_offset=replicate_offset)``.
+    replicate_offset=replicate_offset, pseudocount=pseudocount)``.
 
     Example:
         >>> import torch
@@ -171,8 +224,9 @@ def bootstrap_chunks(
     _check_positive_int(chunk_size, "chunk_size")
     _check_seed(seed)
     _check_positive_int(replicate_offset, "replicate_offset", minimum=0)
+    a = _check_pseudocount(pseudocount)
     cm = _validated_counts(confmat)
-    sampler = _RowSampler(cm.reshape(-1, cm.shape[-1]))
+    sampler = _sampler(cm, a)
     stop = replicate_offset + n_bootstrap
     for start in range(replicate_offset, stop, chunk_size):
         yield _resample(cm, start, min(start + chunk_size, stop), seed, sampler)
@@ -241,6 +295,7 @@ def bootstrap_summary(
     *,
     bounds: tuple[float | None, float | None] | None = None,
     min_replicates: int = 2,
+    reference: Tensor | None = None,
 ) -> dict[str, Tensor]:
     r"""Reported value, bootstrap interval and bias estimate of an estimate ``θ̂`` from its replicates ``θ*``.
 
@@ -251,7 +306,16 @@ def bootstrap_summary(
     * ``"basic"`` (reverse percentile): value ``θ̂``, interval ``[2θ̂ − q_hi, 2θ̂ − q_lo]``;
     * ``"bc"`` (bias-corrected): value ``θ̂ − b = 2θ̂ − mean(θ*)``, reported with the raw ``θ̂`` beside it
       (key ``raw``), interval = the basic interval (which is centred on the bias-corrected value: the replicate
-      distribution reflected about ``θ̂``).
+      distribution reflected about ``θ̂``);
+    * ``"smoothed"``: ``"bc"`` with a required ``reference`` — meant for replicates of the smoothed bootstrap
+      (:func:`bootstrap_confmat` with ``pseudocount``) and ``t`` = the quantity computed exactly on
+      :func:`smoothed_confmat` (the bootstrap world's truth).
+
+    ``reference`` (``t``, default ``θ̂``) is the value of the quantity in the bootstrap world, i.e. on the resampled
+    data's generating distribution. For a plug-in estimator that is ``θ̂`` itself; for a bias-corrected estimator
+    (e.g. a Miller–Madow rate) it is the plug-in value of the observed data, so the pivot is ``θ* − t`` instead of
+    ``θ* − θ̂``: ``b = mean(θ*) − t``, and the basic interval becomes ``[θ̂ − (q_hi − t), θ̂ − (q_lo − t)]``
+    (``"percentile"`` ignores it).
 
     The reported value always lies inside its interval when the interval is finite: an interval that misses its
     value (possible for ``"percentile"`` / ``"basic"`` with a skewed or shifted replicate distribution, or for
@@ -264,9 +328,10 @@ def bootstrap_summary(
         point: the estimate ``θ̂``, any shape ``S``.
         replicates: ``[B, *S]`` bootstrap replicates (replicate dim first).
         ci: confidence level in ``(0, 1)``.
-        method: ``"percentile"``, ``"basic"`` or ``"bc"``.
+        method: ``"smoothed"``, ``"percentile"``, ``"basic"`` or ``"bc"``.
         bounds: optional ``(low, high)`` range of the quantity (``None`` = unbounded side).
         min_replicates: minimal number of finite replicates for an interval.
+        reference: optional bootstrap-world value ``t`` (shape ``S``), see above.
 
     Returns:
         dict of float64 tensors: ``value`` ``S``, ``ci`` ``[*S, 2]``, ``bias`` ``S`` (``mean(θ*) − θ̂``), ``raw`` ``S``
@@ -297,11 +362,22 @@ def bootstrap_summary(
         )
     if reps.shape[0] < 1:
         raise ValueError("`replicates` must hold at least one replicate")
+    if method == "smoothed":
+        if reference is None:
+            raise ValueError("method='smoothed' needs the `reference` value t of the smoothed bootstrap world")
+        method = "bc"
+    shift = torch.zeros_like(theta)
+    if reference is not None and method != "percentile":
+        ref = torch.as_tensor(reference).detach().to(device=theta.device, dtype=torch.float64)
+        if ref.shape != theta.shape:
+            raise ValueError(f"`reference` must have the shape of `point` {tuple(theta.shape)}, got {tuple(ref.shape)}")
+        shift = theta - ref  # replicates θ* + (θ̂ − t): their pivot around θ̂ is θ* − t
+        reps = reps + shift
     alpha = 1.0 - float(ci)
     (q_lo, q_hi), count = nan_quantile(reps, [alpha / 2, 1 - alpha / 2])
     finite = torch.isfinite(reps)
     mean = torch.where(finite, reps, torch.zeros_like(reps)).sum(0) / count.clamp_min(1)
-    ok = (count >= min_replicates) & torch.isfinite(theta)
+    ok = (count >= min_replicates) & torch.isfinite(theta) & torch.isfinite(shift)
     nan = torch.full_like(theta, float("nan"))
     bias = torch.where(ok, mean - theta, nan)
     value = theta.clone()
@@ -325,10 +401,13 @@ def bootstrap_summary(
 
 
 __all__ = [
+    "MIN_TRIALS_PER_CLASS",
+    "SMOOTHED_PSEUDOCOUNT",
     "basic_interval",
     "bootstrap_chunks",
     "bootstrap_confmat",
     "bootstrap_summary",
     "nan_quantile",
     "replicate_seed",
+    "smoothed_confmat",
 ]

@@ -507,9 +507,10 @@ def _bootstrap_points(
     seed: int,
     start: int,
     stop: int,
+    pseudocount: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """``(D, R)`` ``[stop − start, L]`` of bootstrap replicates ``start..stop−1`` (replicate r seeded by (seed, r)),
-    generated and reduced in chunks so that memory stays bounded whatever B."""
+    generated and reduced in chunks so that memory stays bounded whatever B (``pseudocount``: smoothed bootstrap)."""
     from rdmetrics.functional.bootstrap import bootstrap_confmat, replicate_seed
     from rdmetrics.functional.information import RANDOM_CORRECTIONS
 
@@ -524,7 +525,7 @@ def _bootstrap_points(
     dist, rate = [], []
     for lo in range(start, stop, chunk):
         m = min(chunk, stop - lo)
-        boot = bootstrap_confmat(cm, m, seed, replicate_offset=lo)  # [m, L, C, K] int64
+        boot = bootstrap_confmat(cm, m, seed, replicate_offset=lo, pseudocount=pseudocount)  # [m, L, C, K] int64
         flat = boot.reshape(m * num_conditions, *cm.shape[-2:])
         d, r = _points(flat, prior, correction, empty_rows, replicate_seed(seed, lo))
         dist.append(d.reshape(m, num_conditions))
@@ -560,7 +561,7 @@ def _rate_distortion_signature_compute(
     world)``: compute only this rank's share of the bootstrap replicates and ``gather`` them (concatenated in rank
     order) from every rank; replicate ``r`` depends only on ``(seed, r)``, so the result is the same for any world size.
     """
-    from rdmetrics.functional.bootstrap import bootstrap_summary
+    from rdmetrics.functional.bootstrap import SMOOTHED_PSEUDOCOUNT, bootstrap_summary, smoothed_confmat
     from rdmetrics.functional.signatures import _fit_signatures
 
     cm = _check_confmat(confmats, "confmats")
@@ -619,7 +620,14 @@ def _rate_distortion_signature_compute(
     if n_bootstrap > 0:
         rank, world = replicate_split
         start, stop = n_bootstrap * rank // world, n_bootstrap * (rank + 1) // world
-        b_dist, b_rate = _bootstrap_points(cm, prior, correction, empty_rows, n_bootstrap, seed, start, stop)
+        # ci_method="smoothed" (see bootstrap_summary): rows resampled from (N + a) / (n + aK), and the pivot is
+        # θ* − t with t = the signatures of the smoothed table's exact (plug-in) rates (H2c, benchmarks/rd_calibration)
+        smoothed = ci_method == "smoothed"
+        pseudocount = SMOOTHED_PSEUDOCOUNT if smoothed else 0.0
+        _warn_few_trials(cm)
+        b_dist, b_rate = _bootstrap_points(
+            cm, prior, correction, empty_rows, n_bootstrap, seed, start, stop, pseudocount=pseudocount
+        )
         if gather is not None:
             b_dist, b_rate = gather(b_dist), gather(b_rate)
         if b_dist.shape[0] != n_bootstrap:
@@ -628,11 +636,22 @@ def _rate_distortion_signature_compute(
         b_sig = _fit_signatures(
             b_x, b_dist, b_rate, method, at, nc, False, at_accuracy=at_accuracy, distortion_axis=on_d
         )
+        ref: dict[str, Tensor | None] = dict.fromkeys((*SIGNATURE_KEYS, "rate"))
+        if smoothed:
+            sm_dist, sm_rate = rate_distortion_points(
+                smoothed_confmat(cm, pseudocount), prior=prior, correction="none", empty_rows=empty_rows
+            )
+            sm_x = sm_dist if on_d else x_sev
+            sm_kw = {"at_accuracy": at_accuracy, "distortion_axis": on_d}
+            sm_sig = _fit_signatures(sm_x[None], sm_dist[None], sm_rate[None], method, at, nc, False, **sm_kw)
+            ref = {**{k: sm_sig[k][0] for k in SIGNATURE_KEYS}, "rate": sm_rate}
         corrected = ci_method not in ("percentile", "basic")  # the method reports a bias-corrected value
         for key in SIGNATURE_KEYS:
-            _summarise(out, key, bootstrap_summary(out[key], b_sig[key], float(ci), ci_method), corrected)
+            summary = bootstrap_summary(out[key], b_sig[key], float(ci), ci_method, reference=ref[key])
+            _summarise(out, key, summary, corrected)
         log_c = math.log2(num_classes)
-        _summarise(out, "rate", bootstrap_summary(rate, b_rate, float(ci), ci_method, bounds=(0.0, log_c)), corrected)
+        summary = bootstrap_summary(rate, b_rate, float(ci), ci_method, bounds=(0.0, log_c), reference=ref["rate"])
+        _summarise(out, "rate", summary, corrected)
         finite = b_sig["beta"][torch.isfinite(b_sig["beta"])]
         out["beta_se"] = (
             finite.std() if finite.numel() > 1 else torch.tensor(float("nan"), dtype=torch.float64, device=cm.device)
@@ -647,6 +666,20 @@ def _rate_distortion_signature_compute(
                 category=UserWarning,
             )
     return out
+
+
+def _warn_few_trials(cm: Tensor) -> None:
+    """Warn when some condition has fewer trials per class than the calibration study needs for its coverage."""
+    from rdmetrics.functional.bootstrap import MIN_TRIALS_PER_CLASS
+
+    per_class = cm.sum(dim=(-2, -1)) / cm.shape[-2]
+    if bool((per_class < MIN_TRIALS_PER_CLASS).any()):
+        rank_zero_warn(
+            f"bootstrap intervals are unreliable below {MIN_TRIALS_PER_CLASS} trials per class and condition (here"
+            f" {float(per_class.min()):.3g}): in benchmarks/rd_calibration.py their coverage of β and AUC falls below"
+            " the nominal level there, because the small-sample bias of the rate dominates its sampling error",
+            category=UserWarning,
+        )
 
 
 def _summarise(out: dict[str, Tensor], key: str, summary: dict[str, Tensor], corrected: bool) -> None:
