@@ -67,6 +67,7 @@ def check_file_target(path: str | os.PathLike[str], *, overwrite: bool = False) 
         Traceback (most recent call last):
         ...
         rdmetrics.cli._common.CLIError: output ... exists and is a folder, not a file; refusing to replace it
+        >>> __import__("shutil").rmtree(d)
     """
     p = Path(path)
     st = _lstat(p)
@@ -113,6 +114,7 @@ def check_dir_target(path: str | os.PathLike[str], *, overwrite: bool = False) -
         Traceback (most recent call last):
         ...
         rdmetrics.cli._common.CLIError: output folder ... is not empty (use --overwrite to replace it)
+        >>> __import__("shutil").rmtree(d)
     """
     p = Path(path)
     if p.name in ("", ".", "..") or Path(os.path.abspath(p)).parent == Path(os.path.abspath(p)):
@@ -145,6 +147,7 @@ class StagedDir:
         ...     _ = stage.path("a.txt").write_text("hello")
         >>> sorted(os.listdir(target)), os.listdir(os.path.dirname(target))
         (['a.txt'], ['out'])
+        >>> __import__("shutil").rmtree(os.path.dirname(target))
     """
 
     def __init__(self, target: str | os.PathLike[str], *, overwrite: bool = False) -> None:
