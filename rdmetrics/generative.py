@@ -15,7 +15,7 @@ from rdmetrics.functional.generative import (
     _precision_recall_entropy_compute,
     _precision_recall_entropy_distributed,
 )
-from rdmetrics.utilities.checks import _check_finite, _check_positive_int
+from rdmetrics.utilities.checks import _check_finite, _check_positive_int, _check_tensor
 from rdmetrics.utilities.data import _cat_rows, _flatten_rows
 from rdmetrics.utilities.forward import BatchValueForwardMixin
 
@@ -153,9 +153,8 @@ class PrecisionRecallEntropy(BatchValueForwardMixin, Metric):
             x: ``[B, d]`` features, or the input of ``feature``.
             real: ``True`` / ``False`` for the whole batch, or a boolean tensor ``[B]`` of per-sample flags.
         """
-        if not isinstance(x, Tensor):
-            raise TypeError(f"`x` must be a torch.Tensor, got {type(x).__name__}")
-        if x.ndim >= 1 and x.shape[0] == 0 and not x.is_meta:
+        _check_tensor(x, "x")  # a tensor with data (a meta tensor is refused before the feature network runs)
+        if x.ndim >= 1 and x.shape[0] == 0:
             return  # an empty batch is a no-op
         if self.feature is not None:
             with torch.no_grad():

@@ -24,9 +24,7 @@ from harness import (
 )
 
 # (case id, check) -> why it is expected to fail for now (owner named); marked xfail(strict=False)
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("generative-pre-feature-net", "meta"): "H5: PrecisionRecallEntropy runs its network before the input checks",
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
 
 
 def _params(check: str) -> list:
