@@ -57,8 +57,9 @@ class RateDistortionSignature(Metric):
         n_bootstrap: bootstrap replicates for confidence intervals (0 = none).
         ci: confidence level of the intervals.
         seed: bootstrap seed (the result is deterministic).
-        ci_method: ``"basic"`` (default; reverse percentile: corrects the bootstrap shift of the biased MI
-            estimate) or ``"percentile"`` (see :func:`~rdmetrics.functional.rate_distortion_signature`).
+        ci_method: ``"smoothed"`` (default: smoothed bootstrap with a bias-corrected value, calibrated in
+            ``benchmarks/rd_calibration.py``), ``"bc"``, ``"basic"`` or ``"percentile"`` (see
+            :func:`~rdmetrics.functional.rate_distortion_signature`).
         strict: ``False`` turns an undefined frontier into NaN ``beta`` / ``kappa`` / ``auc`` (and drops classes with
             no samples in a condition from its prior, with a warning) instead of raising; for monitoring during
             training (the PerturbationSweep callback uses it).

@@ -202,7 +202,7 @@ def test_rate_distortion_signature_pipeline() -> None:
 def test_bootstrap_ci_equals_loop_reference() -> None:
     cms = _msc_confmats(5, [0.1, 0.3, 0.5, 0.7], 20)
     out = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9, ci_method="percentile")
-    basic = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9)  # default: basic
+    basic = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9, ci_method="basic")
     boot = bootstrap_confmat(cms, 60, seed=4)
     betas, kappas, aucs = [], [], []
     for b in range(60):

@@ -266,7 +266,7 @@ _AXES = ("distortion", "severity")
 #: default rate estimator of the RD functional and Metric
 DEFAULT_CORRECTION = "miller_madow"
 #: default bootstrap interval method of the RD functional and Metric (see :func:`bootstrap_summary`)
-DEFAULT_CI_METHOD = "basic"
+DEFAULT_CI_METHOD = "smoothed"  # chosen by benchmarks/rd_calibration.py (H2c)
 #: permutation-null draws per condition for ``rate_floor`` (0 disables the floor)
 DEFAULT_N_NULL = 100
 #: signature keys that get bootstrap intervals (besides the per-condition ``rate``)
@@ -734,9 +734,10 @@ def rate_distortion_signature(
       (:func:`~rdmetrics.functional.bootstrap_confmat`; replicate ``r`` seeded by ``(seed, r)``, generated and
       reduced in chunks so memory stays bounded), the pipeline is rerun per replicate and
       :func:`~rdmetrics.functional.bootstrap.bootstrap_summary` with ``ci_method`` reports, for every signature and
-      for the per-condition ``rate``: the value (for ``"bc"`` the bias-corrected one, with the uncorrected estimate
-      as ``{key}_raw``), ``{key}_ci`` and ``{key}_bias`` (``mean(θ*) − θ̂``). The reported value always lies inside
-      its finite interval. Replicates where a fit is undefined are skipped.
+      for the per-condition ``rate``: the value (for ``"bc"`` and the default ``"smoothed"`` the bias-corrected one,
+      with the uncorrected estimate as ``{key}_raw``), ``{key}_ci`` and ``{key}_bias`` (``mean(θ*) − θ̂``; for
+      ``"smoothed"``: ``mean(θ*) − t``). The reported value always lies inside its finite interval. Replicates where
+      a fit is undefined are skipped.
 
     Args:
         confmats: counts ``[L, C, K]`` (``K = C`` or ``C + 1`` with an abstain column), one matrix per condition.
@@ -751,7 +752,10 @@ def rate_distortion_signature(
         n_bootstrap: number of bootstrap replicates (0 = no intervals).
         ci: confidence level of the intervals.
         seed: seed of the bootstrap, the null floor and the seeded estimators.
-        ci_method: interval method of :func:`~rdmetrics.functional.bootstrap.bootstrap_summary`.
+        ci_method: interval method of :func:`~rdmetrics.functional.bootstrap.bootstrap_summary`; default
+            ``"smoothed"`` (rows resampled from ``(N + a) / (n + aK)``, pivot around the smoothed table's exact values;
+            the only method whose β / AUC intervals reach nominal coverage in ``benchmarks/rd_calibration.py``).
+            Below ``MIN_TRIALS_PER_CLASS`` trials per class and condition a warning says the intervals are unreliable.
         strict: if ``False`` (for monitoring, e.g. early training epochs): an undefined frontier gives NaN
             ``beta`` / ``kappa`` / ``auc`` instead of raising, and a class with no samples in some condition is
             dropped from that condition's prior with a warning. A condition with no samples at all still raises.
