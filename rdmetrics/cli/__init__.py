@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 import threading
@@ -28,7 +27,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rdmetrics.cli import confusion, demo, generative, mvh
-from rdmetrics.cli._common import CLIError, progress
+from rdmetrics.cli._common import CLIError
 from rdmetrics.cli._output import StagedDir
 from rdmetrics.cli._rd import matched_distortion
 
@@ -99,16 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         terminated = isinstance(err, _Terminated)
         print(f"rdmetrics {args.command}: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
         return 143 if terminated else 130
-
-
-# names used by scripts/validation_report.py
-_plot_frontiers = mvh.plot_frontiers
-_progress = progress
-
-
-def _Staging(target: str | os.PathLike[str]) -> StagedDir:
-    """The figures folder of ``scripts/validation_report.py``: replaced as a whole when complete."""
-    return StagedDir(target, overwrite=True)
 
 
 __all__ = ["COMMANDS", "CLIError", "StagedDir", "build_parser", "main", "matched_distortion"]
