@@ -430,3 +430,77 @@ def test_default_dir_needs_arg_or_env(monkeypatch, tmp_path):
     monkeypatch.setenv("RDMETRICS_MVH_DIR", str(tmp_path))
     assert default_mvh_dir() == tmp_path
     assert default_mvh_dir(tmp_path / "x") == tmp_path / "x"
+
+
+# ------------------------------------------------------------------------- extra raw-data roots (--add-model)
+
+
+def _assert_same_data(a, b) -> None:
+    """Two ModelVsHuman objects hold the same datasets, observers, counts and aligned trial tables."""
+    assert list(a) == list(b)
+    for name in a:
+        ea, eb = a[name], b[name]
+        for attr in ("conditions", "level_values", "monotone", "observers", "subjects", "models"):
+            va, vb = getattr(ea, attr), getattr(eb, attr)
+            assert va == vb or (attr == "level_values" and np.allclose(va, vb, equal_nan=True)), (name, attr)
+        for o in ea.observers:
+            assert torch.equal(ea.confmat(o), eb.confmat(o)), (name, o)
+        ta, tb = ea.trials, eb.trials
+        assert ta.image_keys == tb.image_keys
+        assert torch.equal(ta.condition, tb.condition) and torch.equal(ta.target, tb.target)
+        assert ta.responses.keys() == tb.responses.keys()
+        assert all(torch.equal(ta.responses[o], tb.responses[o]) for o in ta.responses)
+
+
+def test_extra_roots_equal_one_folder(tmp_path):
+    # reference: one folder holding every CSV; the same CSVs split over a root and two extra roots must read equal
+    whole, main, extra1, extra2 = (tmp_path / n for n in ("whole", "main", "extra1", "extra2"))
+    for root in (whole, main):
+        _edge_files(root)  # humans (prefixed names) + resnet50 (bare names)
+    added = HEADER_M + "mynet,1,1,NaN,dog,dog,NaN,dog3.png\n" + "mynet,1,2,NaN,dog,cat,NaN,cat1.png\n"
+    for root in (whole, extra1):
+        _write(root / "edge", "edge_mynet_session-1.csv", added)  # bare names: aligned across folders
+    noise = (
+        HEADER_M
+        + "mynet,1,1,NaN,cat,cat,0.0,0001_nse_dnn_0.0_cat_1.png\n"
+        + "mynet,1,2,NaN,cat,dog,0.9,0002_nse_dnn_0.9_dog_2.png\n"
+    )
+    for root in (whole, extra2):  # a dataset only in an extra root
+        _write(root / "uniform-noise", "uniform-noise_mynet_session-1.csv", noise)
+    ref = load_model_vs_human(whole)
+    merged = load_model_vs_human(main, extra_roots=[extra1, extra2])
+    _assert_same_data(merged, ref)
+    assert merged.root == main and merged.extra_roots == (extra1, extra2)
+    # hand check of the added model on edge: answered dog to both (dog3 true dog, cat1 true cat)
+    cat, dog = CATEGORIES.index("cat"), CATEGORIES.index("dog")
+    cm = merged["edge"].confmat("mynet")
+    assert int(cm[0, dog, dog]) == 1 and int(cm[0, cat, dog]) == 1 and int(cm.sum()) == 2
+    # one path instead of a sequence; a single dataset folder as root; the experiments / observers filters
+    _assert_same_data(load_model_vs_human(main / "edge", extra_roots=extra1), load_model_vs_human(whole / "edge"))
+    _assert_same_data(
+        load_model_vs_human(main, ["uniform-noise"], ["mynet"], extra_roots=[extra1, extra2]),
+        load_model_vs_human(whole, ["uniform-noise"], ["mynet"]),
+    )
+    with pytest.raises(ValueError, match="not found"):
+        load_model_vs_human(main, extra_roots=tmp_path / "absent")
+
+
+def test_extra_roots_duplicate_observer_names_both_files(tmp_path):
+    main, extra = tmp_path / "main", tmp_path / "extra"
+    _edge_files(main)
+    dup = _write(
+        extra / "edge", "edge_resnet50-again_session-1.csv", HEADER_M + "resnet50,1,1,NaN,cat,cat,NaN,cat1.png\n"
+    )
+    with pytest.raises(ValueError, match=r"observer 'resnet50' is in two raw-data folders") as err:
+        load_model_vs_human(main, extra_roots=extra)
+    assert str(main / "edge" / "edge_resnet50_session-1.csv") in str(err.value) and str(dup) in str(err.value)
+    # with on_error="skip" the dataset is left out and listed with that reason
+    _write(
+        extra / "uniform-noise", "uniform-noise_m_session-1.csv", HEADER_M + "m,1,1,NaN,cat,cat,0.0,0001_a_b_c_1.png\n"
+    )
+    data = load_model_vs_human(main, extra_roots=extra, on_error="skip")
+    assert list(data) == ["uniform-noise"]
+    assert any("two raw-data folders" in why and str(dup) in why for _, why in data.skipped)
+    # the same folder twice is refused, not read as duplicates
+    with pytest.raises(ValueError, match="given twice"):
+        load_model_vs_human(main, extra_roots=main)

@@ -337,7 +337,22 @@ def tiny_model():
     return AlwaysCat()
 
 
+def _tree(root: Path) -> dict[str, tuple[int, str]]:
+    """Every entry under ``root``: relative path -> (mode, sha256 of a file's bytes or 'dir')."""
+    import hashlib
+
+    out = {}
+    for p in sorted(root.rglob("*")):
+        digest = "dir" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest()
+        out[str(p.relative_to(root))] = (p.stat().st_mode, digest)
+    return out
+
+
 def test_cli_add_model(tmp_path, capsys, monkeypatch):
+    """--add-model on a read-only raw-data folder: the CSVs land in OUT/raw-data, PATH is left byte-for-byte as it
+    was, and the analysis equals the reader on one folder holding the data plus the added model's file."""
+    import stat
+
     from PIL import Image
 
     from rdmetrics.cli import main
@@ -348,13 +363,48 @@ def test_cli_add_model(tmp_path, capsys, monkeypatch):
         stim.mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (8, 8)).save(stim / name.split(",")[-1])
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
-    argv = ["mvh", str(root), "--n-bootstrap", "0", "--benchmark", "--add-model", "test_mvh_benchmark:tiny_model"]
-    assert main([*argv, "--stimuli", str(tmp_path / "stimuli"), "--label-map", "none", "--model-name", "cat-net"]) == 0
-    text = capsys.readouterr().out
-    assert "added model 'cat-net'" in text and "cat-net" in text.split("most human-like")[1]
-    rows = list(csv.DictReader((root / "high-pass" / "high-pass_cat-net_session-1.csv").open()))
+    ro = [root, *(p for p in root.rglob("*") if p.is_dir())]
+    for p in [*ro, *(p for p in root.rglob("*") if p.is_file())]:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    before = _tree(root)
+    out = tmp_path / "out"
+    argv = ["mvh", str(root), "--n-bootstrap", "0", "--benchmark", "--no-plots", "--out", str(out)]
+    argv += ["--add-model", "test_mvh_benchmark:tiny_model", "--stimuli", str(tmp_path / "stimuli")]
+    try:
+        rc = main([*argv, "--label-map", "none", "--model-name", "cat-net"])
+        text = capsys.readouterr().out
+        assert _tree(root) == before  # PATH untouched: same entries, modes and bytes
+    finally:
+        for p in ro:
+            p.chmod(stat.S_IRWXU)
+    assert rc == 0
+    added = out / "raw-data" / "high-pass" / "high-pass_cat-net_session-1.csv"
+    assert f"added model 'cat-net': high-pass ({added})" in text and "cat-net" in text.split("most human-like")[1]
+    rows = list(csv.DictReader(added.open()))
     assert {r["object_response"] for r in rows} == {"cat"} and len(rows) == 6
-    # usage errors before any work
-    with pytest.raises(SystemExit) as err:
-        main(["mvh", str(root), "--add-model", "x:y"])
-    assert err.value.code == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]  # no staging folder left
+    # reference: a writable copy of the data with the model's CSV beside the human files, read as one folder
+    import shutil
+
+    whole = tmp_path / "whole"
+    shutil.copytree(root, whole)
+    shutil.copy(added, whole / "high-pass")
+    ref = mvh_benchmark(load_model_vs_human(whole)).row("cat-net")
+    with (out / "benchmark.csv").open() as fh:
+        got = {r["model"]: r for r in csv.DictReader(fh)}["cat-net"]
+    for k in ("error_consistency", "ood_accuracy"):
+        assert float(got[k]) == pytest.approx(ref[k], abs=1e-12)
+    assert ref["ood_accuracy"] == pytest.approx(1 / 4)  # 'cat' always; the kept condition '3' has 1 cat of 4
+    report = __import__("json").loads((out / "report.json").read_text())
+    assert report["settings"]["added_raw_data"] == str(out / "raw-data")
+    # usage errors before any work: --stimuli missing, --out missing (nothing written anywhere)
+    for extra in ([], ["--stimuli", str(tmp_path / "stimuli")]):
+        with pytest.raises(SystemExit) as err:
+            main(["mvh", str(root), "--add-model", "x:y", *extra])
+        assert err.value.code == 2
+    assert "--add-model needs --out" in capsys.readouterr().err
+    # a failing model run (its module does not import) leaves no output and no staging folder
+    bad = ["mvh", str(root), "--n-bootstrap", "0", "--out", str(tmp_path / "out2"), "--add-model", "no_such_xyz:f"]
+    assert main([*bad, "--stimuli", str(tmp_path / "stimuli")]) == 1
+    assert "no_such_xyz" in capsys.readouterr().err
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".out2", "out2"))]

@@ -226,17 +226,26 @@ def run(args: argparse.Namespace) -> int:
     from rdmetrics.datasets import load_model_vs_human
 
     out = StagedDir(args.out, overwrite=args.overwrite) if args.out is not None else None
-    added = mvh_sections.add_model(args)  # --add-model: the model's CSVs are written into PATH first
-    data = load_model_vs_human(args.path, experiments=args.experiments, observers=args.observers, on_error="skip")
-    ctx = MvhContext(args=args, data=data, lines=[*added, *mvh_sections.skipped_lines(data)])
-    ctx.report["settings"] = signature_kwargs(args) | {"path": str(data.root)}
-    for section in SECTIONS:
-        try:
-            section(ctx)
-        except ValueError as err:  # one analysis failing does not lose the others
-            name = section.__name__.removesuffix("_section")
-            ctx.lines += [f"== {name}: not computed ({' '.join(str(err).split())})", ""]
-    print("\n".join(ctx.lines))
+    try:  # --add-model: the model's CSVs go into the staged output (OUT/raw-data/), read together with PATH
+        added, extra = mvh_sections.add_model(args, out.dir if out is not None and args.add_model else None)
+        data = load_model_vs_human(
+            args.path, experiments=args.experiments, observers=args.observers, on_error="skip", extra_roots=extra
+        )
+        ctx = MvhContext(args=args, data=data, lines=[*added, *mvh_sections.skipped_lines(data)])
+        ctx.report["settings"] = signature_kwargs(args) | {"path": str(data.root)}
+        if extra:
+            ctx.report["settings"]["added_raw_data"] = str(Path(args.out) / mvh_sections.ADDED_RAW_DATA)
+        for section in SECTIONS:
+            try:
+                section(ctx)
+            except ValueError as err:  # one analysis failing does not lose the others
+                name = section.__name__.removesuffix("_section")
+                ctx.lines += [f"== {name}: not computed ({' '.join(str(err).split())})", ""]
+        print("\n".join(ctx.lines))
+    except BaseException:
+        if out is not None:
+            out.abort()  # no staging folder (with the added model's CSVs) left behind
+        raise
     if out is not None:
         with out:
             for name, rows in ctx.tables.items():

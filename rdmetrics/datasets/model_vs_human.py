@@ -280,6 +280,7 @@ class ModelVsHuman(Mapping[str, ExperimentData]):
 
     Attributes:
         root: the folder that was read.
+        extra_roots: the further raw-data folders merged with ``root`` (``load_model_vs_human(extra_roots=...)``).
         skipped: ``(path, reason)`` for every entry of ``root`` that was not read as a dataset: non-data files
             (``README.md``, licences), folders without model-vs-human raw-data CSVs (the toolbox's
             ``performances/``), non-CSV files inside dataset folders, and, with ``on_error="skip"``, datasets that
@@ -287,9 +288,15 @@ class ModelVsHuman(Mapping[str, ExperimentData]):
     """
 
     def __init__(
-        self, root: Path, experiments: dict[str, ExperimentData], skipped: Sequence[tuple[Path, str]] = ()
+        self,
+        root: Path,
+        experiments: dict[str, ExperimentData],
+        skipped: Sequence[tuple[Path, str]] = (),
+        *,
+        extra_roots: Sequence[Path] = (),
     ) -> None:
         self.root = root
+        self.extra_roots: tuple[Path, ...] = tuple(extra_roots)
         self._experiments = dict(sorted(experiments.items()))
         self.skipped: tuple[tuple[Path, str], ...] = tuple(skipped)
 
@@ -510,15 +517,26 @@ def _check_overlap(name: str, trial_resp: dict[str, dict[str, int]]) -> None:
         )
 
 
-def _load_experiment(folder: Path, observers: Sequence[str] | None) -> ExperimentData:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
-    if not files:
-        raise ValueError(f"{folder}: no CSV files (expected model-vs-human raw-data files)")
-    name = folder.name
+def _load_experiment(folder: Path | Sequence[Path], observers: Sequence[str] | None) -> ExperimentData:
+    """One dataset from its folder, or from several folders of the same name (one per raw-data root) whose CSVs
+    are read together; an observer may have several files in one folder (summed) but not files in two folders."""
+    folders = [folder] if isinstance(folder, Path) else list(folder)
+    name = folders[0].name
     per_observer: dict[str, list[_FileRows]] = {}
-    for path in files:
-        rows = _read_csv(path)
-        per_observer.setdefault(rows.observer, []).append(rows)
+    first_file: dict[str, tuple[int, Path]] = {}  # observer -> (folder index, its first file)
+    for i, f in enumerate(folders):
+        files = sorted(p for p in f.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+        if not files:
+            raise ValueError(f"{f}: no CSV files (expected model-vs-human raw-data files)")
+        for path in files:
+            rows = _read_csv(path)
+            j, other = first_file.setdefault(rows.observer, (i, path))
+            if j != i:
+                raise ValueError(
+                    f"dataset {name!r}: observer {rows.observer!r} is in two raw-data folders, {other} and {path}; "
+                    "an observer's files must all be in one folder (rename the added model)"
+                )
+            per_observer.setdefault(rows.observer, []).append(rows)
     if any(r.bare for rs in per_observer.values() for r in rs):
         # some files name the bare stimulus (models on edge / silhouette / cue-conflict), others carry the
         # trial/session prefix: align every observer on the stimulus file name (the part after the last ``_``)
@@ -652,12 +670,22 @@ def _scan_root(root: Path) -> tuple[dict[str, Path], list[tuple[Path, str]]]:
     return folders, skipped
 
 
+def _root_folders(root: Path) -> tuple[dict[str, Path], list[tuple[Path, str]]]:
+    """Dataset folders of a raw-data root (or of a single dataset folder) and the skipped entries."""
+    if not root.is_dir():
+        raise ValueError(f"model-vs-human data folder not found: {root}")
+    if any(p.suffix.lower() == ".csv" and p.is_file() for p in root.iterdir()):
+        return {root.name: root}, []
+    return _scan_root(root)
+
+
 def load_model_vs_human(
     root: str | os.PathLike | None = None,
     experiments: Sequence[str] | None = None,
     observers: Sequence[str] | None = None,
     *,
     on_error: str = "raise",
+    extra_roots: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
 ) -> ModelVsHuman:
     """Read model-vs-human raw-data CSVs into per (experiment, observer, condition) confusion matrices.
 
@@ -680,6 +708,11 @@ def load_model_vs_human(
     stimulus with the others is an error naming the dataset and the observers. On cue-conflict the trial table also
     holds the texture class of every stimulus (``category`` is the shape class).
 
+    ``extra_roots`` adds more folders of the same layout (e.g. the ``raw-data/`` folder the CLI's ``--add-model``
+    writes your model's CSVs into, inside its output folder): a dataset folder of the same name in ``root`` and in
+    an extra root is read as one dataset, exactly as if all its CSVs were in one folder, and a dataset only in an
+    extra root is read too. Nothing is ever written into ``root``.
+
     Args:
         root: data folder; default :func:`default_mvh_dir` (``$RDMETRICS_MVH_DIR``; an error when unset).
         experiments: experiment folder names to read (default: every sub-folder holding raw-data CSVs).
@@ -688,6 +721,9 @@ def load_model_vs_human(
         on_error: ``"raise"`` (default) or ``"skip"``: a dataset that fails to load is then left out and listed in
             :attr:`ModelVsHuman.skipped` with its error message, and the others are still read (when none can be
             read, the error is raised).
+        extra_roots: further raw-data folders (or single dataset folders), one path or a sequence, merged with
+            ``root`` dataset by dataset (default none). An observer (``subj``) with files in two of the folders is
+            an error naming both files.
 
     Returns:
         :class:`ModelVsHuman`, a mapping ``experiment -> ExperimentData`` with ``confmats[observer]`` ``[L, 16, 17]``
@@ -717,13 +753,22 @@ def load_model_vs_human(
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     root = default_mvh_dir(root)
-    if not root.is_dir():
-        raise ValueError(f"model-vs-human data folder not found: {root}")
-    skipped: list[tuple[Path, str]] = []
-    if any(p.suffix.lower() == ".csv" and p.is_file() for p in root.iterdir()):
-        folders = {root.name: root}
+    if extra_roots is None:
+        extras: list[Path] = []
+    elif isinstance(extra_roots, (str, os.PathLike)):
+        extras = [Path(extra_roots)]
     else:
-        folders, skipped = _scan_root(root)
+        extras = [Path(r) for r in extra_roots]
+    folders, skipped = _root_folders(root)
+    merged: dict[str, list[Path]] = {n: [f] for n, f in folders.items()}
+    for extra in extras:
+        more, more_skipped = _root_folders(extra)
+        skipped += more_skipped
+        for n, f in more.items():
+            if any(f.resolve() == g.resolve() for g in merged.get(n, [])):
+                raise ValueError(f"{f}: given twice (root and extra_roots name the same folder)")
+            merged.setdefault(n, []).append(f)
+    folders = {n: merged[n][0] for n in sorted(merged)}
     if experiments is not None:
         if isinstance(experiments, str):
             experiments = [experiments]
@@ -746,7 +791,7 @@ def load_model_vs_human(
     failures: list[ValueError] = []
     for name, folder in folders.items():
         try:
-            data[name] = _load_experiment(folder, observers)
+            data[name] = _load_experiment(merged[name], observers)
         except ValueError as err:
             if on_error == "raise":
                 raise
@@ -761,7 +806,7 @@ def load_model_vs_human(
         unknown = [o for o in observers if o not in found]
         if unknown:
             raise ValueError(f"{root}: observer(s) {unknown} not found in {sorted(data)}")
-    return ModelVsHuman(root, data, skipped)
+    return ModelVsHuman(root, data, skipped, extra_roots=extras)
 
 
 __all__ = [

@@ -40,8 +40,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
         "--add-model",
         metavar="SPEC",
         default=None,
-        help="first classify the stimuli of --stimuli with your model and add its decisions to PATH as "
-        "<dataset>/<dataset>_<name>_session-1.csv: SPEC is 'package.module:factory' (a callable returning an "
+        help="first classify the stimuli of --stimuli with your model, write its decisions into the output folder "
+        "as OUT/raw-data/<dataset>/<dataset>_<name>_session-1.csv (PATH is only read, never written; needs --out) "
+        "and analyse PATH together with them: SPEC is 'package.module:factory' (a callable returning an "
         "nn.Module) or a TorchScript file",
     )
     g.add_argument(
@@ -62,6 +63,8 @@ def usage_error(args: argparse.Namespace) -> str | None:
     """Option problems found before any work."""
     if args.add_model is not None and args.stimuli is None:
         return "--add-model needs --stimuli DIR (the stimulus images, one sub-folder per dataset)"
+    if args.add_model is not None and getattr(args, "out", None) is None:
+        return "--add-model needs --out DIR: the model's CSVs are written to DIR/raw-data/<dataset>/ (never into PATH)"
     if args.add_model is None and args.stimuli is not None:
         return "--stimuli is only used with --add-model"
     if args.batch_size < 1:
@@ -94,24 +97,39 @@ def load_model(spec: str) -> tuple[Any, str]:
     return model, attr.lower()
 
 
-def add_model(args: argparse.Namespace) -> list[str]:
-    """Run ``--add-model`` over ``--stimuli`` (before the data is read); return summary lines."""
+#: folder of the output (``--out``) that ``--add-model`` writes the model's raw-data CSVs into
+ADDED_RAW_DATA = "raw-data"
+
+
+def add_model(args: argparse.Namespace, staging: Path | None) -> tuple[list[str], list[Path]]:
+    """Run ``--add-model`` over ``--stimuli`` (before the data is read).
+
+    The model's CSVs go to ``<staging>/raw-data/<dataset>/<dataset>_<name>_session-1.csv``, ``staging`` being the
+    CLI's staging folder of ``--out`` (moved into place with the rest of the output); ``args.path`` is never
+    written. Returns the summary lines (naming the files' final paths under ``--out``) and the extra raw-data
+    roots for :func:`~rdmetrics.datasets.load_model_vs_human` (``extra_roots``): ``[]`` without ``--add-model``.
+    """
     if args.add_model is None:
-        return []
+        return [], []
+    if staging is None:
+        raise ValueError("--add-model needs --out (the model's CSVs are written into the output folder)")
     from rdmetrics.datasets.own_model import evaluate_model_on_datasets
 
     model, name = load_model(args.add_model)
     name = args.model_name or name
+    raw = Path(staging) / ADDED_RAW_DATA
     written = evaluate_model_on_datasets(
         model,
         args.stimuli,
-        args.path,
+        raw,
         model_name=name,
         label_map=None if args.label_map == "none" else "imagenet",
         batch_size=args.batch_size,
         device=args.device,
     )
-    return [f"added model {name!r}: " + ", ".join(f"{d} ({p})" for d, p in written.items()), ""]
+    final = Path(args.out) / ADDED_RAW_DATA
+    shown = ", ".join(f"{d} ({final / p.relative_to(raw)})" for d, p in written.items())
+    return [f"added model {name!r}: {shown}", ""], [raw]
 
 
 def skipped_lines(data: Any) -> list[str]:
@@ -236,6 +254,7 @@ def benchmark_section(ctx: Any) -> None:
 SECTIONS = (consistency_section, shape_bias_section, benchmark_section)
 
 __all__ = [
+    "ADDED_RAW_DATA",
     "SECTIONS",
     "add_model",
     "add_options",

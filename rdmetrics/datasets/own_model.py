@@ -2,7 +2,9 @@
 
 The CSV has the toolbox's model schema (``subj,session,trial,rt,object_response,category,condition,imagename``), so
 :func:`~rdmetrics.datasets.load_model_vs_human`, :func:`~rdmetrics.datasets.mvh_benchmark`, shape bias and the RD
-analysis read it beside the human files: write it into (a copy of) ``raw-data/<dataset>/`` and rerun the benchmark.
+analysis read it beside the human files: write it into a folder of your own (``out_root/<dataset>/``) and read
+that together with the untouched data, ``load_model_vs_human(raw_data, extra_roots=out_root)`` (what ``rdmetrics mvh
+--add-model`` does, with ``out_root = OUT/raw-data``); the data folder itself is never written.
 
 Stimulus names follow the toolbox's datasets:
 
@@ -129,8 +131,8 @@ def evaluate_model_on_stimuli(
         model: any classifier (``nn.Module`` or callable) mapping a ``[B, 3, S, S]`` batch to scores; put into
             ``eval()`` mode here when it is a module.
         folder: the dataset's stimulus folder (searched recursively for ``.png`` / ``.jpg``).
-        out: a ``.csv`` path, or a raw-data folder: the file is then ``<out>/<dataset>/<dataset>_<model_name>_
-            session-1.csv`` (next to the human files when ``out`` is a copy of the toolbox's ``raw-data``).
+        out: a ``.csv`` path, or a folder of yours: the file is then ``<out>/<dataset>/<dataset>_<model_name>_
+            session-1.csv``, read beside the human files with ``load_model_vs_human(raw_data, extra_roots=out)``.
         dataset: the dataset name (default: ``folder``'s name, or its grandparent for the toolbox's
             ``<dataset>/dnn/session-1`` layout).
         model_name: the ``subj`` value (default: the model's class name, lower-cased); must not start with
@@ -220,7 +222,11 @@ def evaluate_model_on_datasets(
     **kwargs: Any,
 ) -> dict[str, Path]:
     """:func:`evaluate_model_on_stimuli` for every dataset folder under ``stimuli_root`` (the toolbox's
-    ``datasets/`` layout), writing ``<out_root>/<dataset>/<dataset>_<model_name>_session-1.csv``."""
+    ``datasets/`` layout), writing ``<out_root>/<dataset>/<dataset>_<model_name>_session-1.csv``.
+
+    ``out_root`` is a folder of yours (created when missing), not the shared ``raw-data`` folder: read it together
+    with the data through ``load_model_vs_human(raw_data, extra_roots=out_root)``. Returns ``dataset -> CSV path``.
+    """
     root = Path(stimuli_root)
     if not root.is_dir():
         raise ValueError(f"stimulus folder not found: {root}")
