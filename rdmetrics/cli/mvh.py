@@ -104,7 +104,11 @@ def _data_options(p: argparse.ArgumentParser) -> None:
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default=None, help="folder for levels.csv, signatures.csv, report.json, frontier_*.png")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder for levels.csv, signatures.csv, report.json, frontier_*.png (+ raw-data/ with --add-model)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing non-empty --out folder as a whole")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
 
