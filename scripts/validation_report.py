@@ -542,6 +542,12 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
         " not matched accuracy). β = −R̂'(x*) in bits per unit x; κ unit-free (x scaled to [0, 1], R to R/log2 16)."
     )
     w(
+        "* **Severity axis at matched accuracy** (`severity@acc`): each observer is read at its own severity x*"
+        " where its accuracy, linearly interpolated between levels, first falls to 1 − D* (the distortion axis's"
+        " common reading point), so β and κ are compared at equal accuracy on the severity axis too; the x*"
+        " column of the verdict table shows the pooled humans' x*."
+    )
+    w(
         "* Intervals: every confusion-matrix row resampled (multinomial; `bootstrap_confmat`), the rate and the fit"
         " recomputed per replicate; basic 95 % intervals (`bootstrap_summary(..., 'basic')`; the value always lies"
         " inside). The floor-corrected replicates subtract the observed data's floor. Comparisons use interval"
@@ -649,7 +655,9 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
     w("")
     w(
         f"Over all {sum(math.isfinite(x) for x in all_b)} (experiment, observer) curves, β on the severity axis and"
-        f" the accuracy-vs-severity slope correlate with r = {_f(_pearson(all_b, all_a), 2)}."
+        f" the accuracy-vs-severity slope correlate with r = {_f(_pearson(all_b, all_a), 2)} (this pools experiments"
+        " whose severity units differ by orders of magnitude; the per-experiment β_sev / accuracy-slope column is"
+        " the sharper check)."
     )
     w("")
     # ---------------------------------------------------------------- D* depends on the model set
