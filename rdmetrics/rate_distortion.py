@@ -48,9 +48,10 @@ class RateDistortionSignature(Metric):
             maps to ``conditions[ℓ]``. At least 3 conditions.
         abstain: predictions have an extra last column / label ``C`` meaning "no answer" (counted as an error).
         prior: ``"uniform"`` (default), ``"empirical"`` or a ``[C]`` tensor of class weights.
-        correction: rate estimator for the frontier (``"miller_madow"`` default, ``"none"`` = plug-in, also
-            returned as ``rate_plugin``, ``"jackknife"``, ``"panzeri_treves"``, ``"quadratic_extrapolation"``,
-            ``"shuffle"``; see :func:`~rdmetrics.functional.mutual_information`).
+        correction: rate estimator for the frontier: ``"panzeri_treves"`` (default, chosen by the calibration study
+            ``benchmarks/rd_calibration.py``), ``"miller_madow"``, ``"none"`` = plug-in (always also returned as
+            ``rate_plugin``), ``"jackknife"``, ``"quadratic_extrapolation"``, ``"shuffle"``; see
+            :func:`~rdmetrics.functional.mutual_information`.
         method: frontier fit: ``"quadratic"``, ``"exponential"``, ``"pchip"`` or ``"hull"``.
         at: reference point ``x*`` for β and κ, in x units (default: midpoint of the observed range).
         use_severity_axis: deprecated alias of ``axis="severity"``.

@@ -285,7 +285,14 @@ def test_bootstrap_chunks_and_world_size_do_not_change_the_result(monkeypatch) -
     import rdmetrics.functional.rate_distortion as rd
 
     cms = _msc(4, [0.1, 0.3, 0.5, 0.7], 12, seed=5)
-    kw = {"n_bootstrap": 12, "seed": 3, "n_null": 0, "method": "quadratic", "ci_method": "basic"}
+    kw = {
+        "n_bootstrap": 12,
+        "seed": 3,
+        "n_null": 0,
+        "method": "quadratic",
+        "ci_method": "basic",
+        "correction": "miller_madow",
+    }
     whole = rd._rate_distortion_signature_compute(cms, **kw)
     monkeypatch.setattr(rd, "_CHUNK_ELEMENTS", 40)  # 1 replicate per chunk, levels in sub-batches
     chunked = rd._rate_distortion_signature_compute(cms, **kw)

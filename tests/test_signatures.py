@@ -180,7 +180,9 @@ def _msc_confmats(num_classes: int, errors: list[float], n_per_class: int) -> to
 
 def test_rate_distortion_signature_pipeline() -> None:
     cms = _msc_confmats(8, [0.05, 0.2, 0.4, 0.6, 0.8], 40)
-    out = rate_distortion_signature(cms, conditions=torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0]), method="quadratic")
+    out = rate_distortion_signature(
+        cms, conditions=torch.tensor([0.0, 1.0, 2.0, 3.0, 4.0]), method="quadratic", correction="miller_madow"
+    )
     d, r_mm = rate_distortion_points(cms, correction="miller_madow")
     _, r_plugin = rate_distortion_points(cms)
     torch.testing.assert_close(out["distortion"], d)
@@ -201,8 +203,9 @@ def test_rate_distortion_signature_pipeline() -> None:
 
 def test_bootstrap_ci_equals_loop_reference() -> None:
     cms = _msc_confmats(5, [0.1, 0.3, 0.5, 0.7], 20)
-    out = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9, ci_method="percentile")
-    basic = rate_distortion_signature(cms, method="exponential", n_bootstrap=60, seed=4, ci=0.9, ci_method="basic")
+    kw = {"method": "exponential", "n_bootstrap": 60, "seed": 4, "ci": 0.9, "correction": "miller_madow"}
+    out = rate_distortion_signature(cms, ci_method="percentile", **kw)
+    basic = rate_distortion_signature(cms, ci_method="basic", **kw)
     boot = bootstrap_confmat(cms, 60, seed=4)
     betas, kappas, aucs = [], [], []
     for b in range(60):

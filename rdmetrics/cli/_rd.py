@@ -10,10 +10,12 @@ from torch import Tensor
 
 from rdmetrics.cli._common import finite_float, int_at_least, probability, probability_open
 from rdmetrics.cli._format import as_float, interval
+from rdmetrics.functional.bootstrap import _CI_METHODS
+from rdmetrics.functional.information import CORRECTIONS
+from rdmetrics.functional.rate_distortion import DEFAULT_CI_METHOD, DEFAULT_CORRECTION
 from rdmetrics.utilities.data import _to_jsonable
 
 METHODS = ("quadratic", "exponential", "pchip", "hull")
-CORRECTIONS = ("miller_madow", "none")
 AXES = ("distortion", "severity")
 #: signature outputs copied into the reports (and their intervals)
 REPORTED = ("beta", "kappa", "auc", "secant_slope", "excess_rate")
@@ -67,7 +69,18 @@ def add_signature_options(p: argparse.ArgumentParser, *, n_bootstrap: int, allow
         metavar="A",
         help="read beta/kappa where the frontier reaches accuracy A (matched-accuracy comparisons)",
     )
-    p.add_argument("--correction", choices=CORRECTIONS, default="miller_madow", help="MI bias correction")
+    p.add_argument(
+        "--correction",
+        choices=CORRECTIONS,
+        default=DEFAULT_CORRECTION,
+        help=f"rate estimator (MI bias correction; default {DEFAULT_CORRECTION})",
+    )
+    p.add_argument(
+        "--ci-method",
+        choices=_CI_METHODS,
+        default=DEFAULT_CI_METHOD,
+        help=f"bootstrap interval method (default {DEFAULT_CI_METHOD})",
+    )
     p.add_argument("--prior", choices=("uniform", "empirical"), default="uniform", help="class prior p(x)")
     p.add_argument(
         "--n-bootstrap", type=int_at_least(0), default=n_bootstrap, help="bootstrap resamples for the CIs (0: none)"
@@ -89,7 +102,7 @@ def signature_usage_error(args: argparse.Namespace) -> str | None:
 def signature_kwargs(args: argparse.Namespace, at: float | None = None) -> dict[str, Any]:
     """Keyword arguments for :func:`rdmetrics.functional.rate_distortion_signature` (options left at their
     default are not passed, so the library's defaults apply)."""
-    kw: dict[str, Any] = {"prior": args.prior, "correction": args.correction}
+    kw: dict[str, Any] = {"prior": args.prior, "correction": args.correction, "ci_method": args.ci_method}
     if args.method is not None:
         kw["method"] = args.method
     if args.axis is not None:

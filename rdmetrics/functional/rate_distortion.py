@@ -264,9 +264,9 @@ def _ba_chunk(
 AxisType = Literal["distortion", "severity"]
 _AXES = ("distortion", "severity")
 #: default rate estimator of the RD functional and Metric
-DEFAULT_CORRECTION = "miller_madow"
+DEFAULT_CORRECTION = "panzeri_treves"  # chosen by benchmarks/rd_calibration.py
 #: default bootstrap interval method of the RD functional and Metric (see :func:`bootstrap_summary`)
-DEFAULT_CI_METHOD = "smoothed"  # chosen by benchmarks/rd_calibration.py (H2c)
+DEFAULT_CI_METHOD = "smoothed"  # chosen by benchmarks/rd_calibration.py
 #: permutation-null draws per condition for ``rate_floor`` (0 disables the floor)
 DEFAULT_N_NULL = 100
 #: signature keys that get bootstrap intervals (besides the per-condition ``rate``)
@@ -747,7 +747,8 @@ def rate_distortion_signature(
         at: reference point ``x*`` in x units (default: midpoint of the observed range).
         at_accuracy: read β and κ where the fitted frontier reaches this accuracy (see above); excludes ``at``.
         prior: ``"uniform"``, ``"empirical"`` or a ``[C]`` tensor.
-        correction: rate estimator, one of :data:`rdmetrics.functional.information.CORRECTIONS`.
+        correction: rate estimator, one of :data:`rdmetrics.functional.information.CORRECTIONS` (default
+            ``"panzeri_treves"``, chosen by the calibration study ``benchmarks/rd_calibration.py``).
         method: frontier fit (see :func:`rd_signatures`).
         n_bootstrap: number of bootstrap replicates (0 = no intervals).
         ci: confidence level of the intervals.
