@@ -238,7 +238,11 @@ def simulation(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 
 def compute(args: argparse.Namespace) -> dict[str, Any]:
-    exps = args.experiments or list(PARAMETRIC)
+    exps = args.experiments
+    if exps is None:  # every parametric experiment present (a small folder may hold only some)
+        exps = [e for e in PARAMETRIC if (Path(args.data) / e).is_dir()]
+        if not exps:
+            raise ValueError(f"{args.data}: none of the parametric experiments {list(PARAMETRIC)} is present")
     data = load_model_vs_human(args.data, experiments=exps)
     results: dict[str, Any] = {"experiments": {}, "data": data}
     for name, exp in data.items():
@@ -257,7 +261,7 @@ def compute(args: argparse.Namespace) -> dict[str, Any]:
             (axis, est): compare(entry, exp, axis, est)
             for axis in AXES
             for est in ESTIMATORS
-            if at is not None and len(conds) >= 3
+            if at is not None and len(conds) >= 3 and HUMANS in exp.observers and exp.models
         }
         entry["asym"] = asymmetry_points(exp)
         results["experiments"][name] = entry
@@ -346,6 +350,21 @@ def _ci(s: dict | None, key: str, nd: int = 3) -> str:
         return "–"
     lo, hi = s[f"{key}_ci"]
     return f"{_f(s[key], nd)} [{_f(lo, nd)}, {_f(hi, nd)}]"
+
+
+def _no_frontier(exp: Any) -> str:
+    """Why an experiment has no humans-vs-models comparison."""
+    if len(exp.conditions) < 3:
+        return "< 3 levels"
+    if HUMANS not in exp.observers or not exp.models:
+        return "needs human subjects and models"
+    return "no common D range"
+
+
+def _span(v: list[float], nd: int = 2) -> str:
+    """``min–max`` of the finite values, ``–`` when there are none."""
+    v = [x for x in v if math.isfinite(x)]
+    return f"{_f(min(v), nd)}–{_f(max(v), nd)}" if v else "–"
 
 
 def _mean(v: list[float]) -> float:
@@ -570,7 +589,7 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
     for n in exps:
         e = exps[n]
         if not e["cmp"]:
-            why = "< 3 levels" if len(data[n].conditions) < 3 else "no common D range"
+            why = _no_frontier(data[n])
             w(f"| {n} | – | – | n/a ({why}) | | | | | |")
             continue
         for axis in AXES:
@@ -647,9 +666,9 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
         msev = [bd(m, "severity") for m in exp.models]
         w(
             f"| {n} | {_f(at)} | {_f(ham, 2)} | {_f(bd(HUMANS, 'distortion'), 2)} | "
-            f"{_f(min(subj), 2)}–{_f(max(subj), 2)} | {_f(min(mods), 2)}–{_f(max(mods), 2)} | "
-            f"{_f(e['obs'][HUMANS].get('acc_slope', math.nan))} | {_f(min(macc))}–{_f(max(macc))} | "
-            f"{_f(bd(HUMANS, 'severity'), 2)} | {_f(min(msev), 2)}–{_f(max(msev), 2)} | "
+            f"{_span(subj)} | {_span(mods)} | "
+            f"{_f(e['obs'][HUMANS].get('acc_slope', math.nan))} | {_span(macc, 3)} | "
+            f"{_f(bd(HUMANS, 'severity'), 2)} | {_span(msev)} | "
             f"median {_f(sorted(ratios)[len(ratios) // 2] if ratios else math.nan, 2)} |"
         )
     w("")
@@ -773,14 +792,15 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
         " human-like as a human on these signatures. With 4 subjects the SD is itself uncertain (≈ 40 %)."
     )
     w("")
+    all_models = list(dict.fromkeys(m for exp in data.values() for m in exp.models))
     for axis in ("distortion", "severity"):
         w(f"**{axis} axis** (RMS distance; z per signature: " + ", ".join(SIGNATURES) + ")")
         w("")
-        w("| experiment | " + " | ".join(data[next(iter(data))].models) + " | subjects (leave-one-out) |")
-        w("|---|" + "---|" * (len(data[next(iter(data))].models) + 1))
+        w("| experiment | " + " | ".join(all_models) + " | subjects (leave-one-out) |")
+        w("|---|" + "---|" * (len(all_models) + 1))
         for n, entry in results["likeness"][axis].items():
             cells = []
-            for m in data[n].models:
+            for m in all_models:
                 r = entry["models"].get(m)
                 if not r:
                     cells.append("–")
@@ -835,7 +855,7 @@ def write_markdown(results: dict[str, Any], args: argparse.Namespace) -> str:
         w(f"![frontier {n}](figures/frontier_{n}.png)")
         w("")
         if not e["cmp"]:
-            w("No frontier (fewer than 3 levels or no common D range).")
+            w(f"No humans-vs-models comparison ({_no_frontier(exp)}).")
             continue
         w("| observer | β (D*) | \\|κ\\| interval (D*) | AUC (D) | β (severity) | κ (severity) |")
         w("|---|---|---|---|---|---|")
