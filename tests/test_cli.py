@@ -414,52 +414,6 @@ def test_usage_and_module_entry(capsys):
     assert res.returncode == 0 and res.stdout.startswith("rdmetrics ")
 
 
-def _report_module():
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "validation_report.py"
-    spec = importlib.util.spec_from_file_location("validation_report", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_validation_report_verdict_rules():
-    mod = _report_module()
-    # basic interval = percentile interval reflected about the point estimate
-    assert mod._interval(1.0, [0.5, 1.7], "basic") == pytest.approx((0.3, 1.5))
-    assert mod._interval(1.0, [0.5, 1.7], "percentile") == (0.5, 1.7)
-    assert mod._abs_interval(-0.2, 0.1) == (0.0, 0.2) and mod._abs_interval(-0.3, -0.1) == (0.1, 0.3)
-    assert mod._compare((1, 2), (3, 4)) == "lower" and mod._compare((3, 4), (1, 2)) == "higher"
-    assert mod._compare((1, 3), (2, 4)) == "overlap"
-
-    def sig(b, k):
-        return {"beta_ci": b, "abs_kappa_ci": k}
-
-    models = ("m1", "m2", "m3")
-    low = {"humans": sig((1, 2), (0.0, 0.1))} | {m: sig((3, 4), (0.2, 0.3)) for m in models}
-    assert mod._verdict(low, models)["verdict"] == "holds"
-    high = {"humans": sig((5, 6), (0.0, 0.1))} | {m: sig((3, 4), (0.2, 0.3)) for m in models}
-    assert mod._verdict(high, models)["verdict"] == "does not hold"
-    mixed = {"humans": sig((1, 2), (0.0, 0.5))} | {m: sig((3, 4), (0.2, 0.3)) for m in models}
-    assert mod._verdict(mixed, models)["verdict"] == "unclear"  # β lower but κ intervals overlap
-    low["m3"] = sig((0, 0.5), (0.2, 0.3))  # one model contradicts on β
-    assert mod._verdict(low, models)["verdict"] == "unclear"
-
-
-def test_validation_report_script_smoke(tmp_path):
-    """scripts/validation_report.py runs end to end on a tiny synthetic experiment (no real data needed)."""
-    _write_tiny_mvh(tmp_path / "raw")
-    mod = _report_module()
-    out = tmp_path / "docs" / "validation.md"
-    rc = mod.main(["--data", str(tmp_path / "raw"), "--out", str(out), "--n-bootstrap", "10"])
-    assert rc == 0
-    text = out.read_text()
-    assert text.startswith("# Validation") and "python scripts/validation_report.py" in text
-    assert "Most stable" in text and "### contrast" in text
-    assert (tmp_path / "docs" / "figures" / "frontier_contrast.png").is_file()
-
-
 # ------------------------------------------------------------------------------------------- outputs: safe writes
 
 
