@@ -320,3 +320,113 @@ def test_estimators_on_channels_with_known_mi(correction: str) -> None:
     err_plugin = np.mean([float(mutual_information(t)) - truth for t in small])
     err = np.mean([float(mutual_information(t, correction=correction, seed=i)) - truth for i, t in enumerate(small)])
     assert abs(err) < abs(err_plugin)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# every estimator over two (or more) leading batch dims, with per-table priors
+
+
+def _plugin_weights_nats(cm: np.ndarray, weights: np.ndarray) -> float:
+    """Plug-in MI (nats) with loops for prior ∝ ``weights`` renormalised over the observed rows."""
+    rows = cm.sum(1)
+    p = np.where(rows > 0, weights, 0.0)
+    p = p / p.sum()
+    chan = np.divide(cm, rows[:, None], out=np.zeros_like(cm, dtype=float), where=rows[:, None] > 0)
+    py = p @ chan
+    return float(
+        sum(
+            p[x] * chan[x, y] * math.log(chan[x, y] / py[y])
+            for x in range(cm.shape[0])
+            for y in range(cm.shape[1])
+            if p[x] > 0 and chan[x, y] > 0
+        )
+    )
+
+
+def _batch_priors(c: int) -> dict[str, object]:
+    w = torch.from_numpy(np.random.default_rng(3).uniform(0.2, 1.0, size=(2, 3, c)))  # a different prior per table
+    vector = torch.linspace(1.0, 2.0, c, dtype=torch.float64)
+    return {"uniform": "uniform", "empirical": "empirical", "vector": vector, "per_table": w}
+
+
+def _weights(prior: object, table: np.ndarray, idx: int) -> np.ndarray:
+    if prior == "uniform":
+        return np.ones(table.shape[0])
+    if prior == "empirical":
+        return table.sum(1)
+    p = torch.broadcast_to(prior, (2, 3, table.shape[0])).reshape(6, -1)
+    return p[idx].numpy()
+
+
+@pytest.mark.parametrize("correction", ["none", "miller_madow", "jackknife", "panzeri_treves"])
+@pytest.mark.parametrize("prior_name", ["uniform", "empirical", "vector", "per_table"])
+def test_deterministic_estimators_over_two_batch_dims_equal_per_table_calls(correction: str, prior_name: str) -> None:
+    rng = np.random.default_rng(21)
+    cms = torch.from_numpy(rng.integers(0, 5, size=(2, 3, 4, 5)).astype(float) + (rng.random((2, 3, 4, 5)) < 0.3))
+    cms[0, 1, 2] = 0.0
+    cms[0, 1, 2, 3] = 1.0  # a class with a single trial (the jackknife's row-vanishing branch)
+    prior = _batch_priors(4)[prior_name]
+    got = mutual_information(cms, prior=prior, correction=correction)
+    assert got.shape == (2, 3)
+    for i, j in np.ndindex(2, 3):
+        p = prior[i, j] if prior_name == "per_table" else prior
+        single = mutual_information(cms[i, j], prior=p, correction=correction)
+        assert float(got[i, j]) == pytest.approx(float(single), abs=1e-12)
+    # and the bug report's case: 2 batch dims, 16 classes, through rate_distortion_points
+    from rdmetrics.functional import rate_distortion_points
+
+    big = torch.randint(0, 5, (5, 4, 16, 16), generator=torch.Generator().manual_seed(0)) + 1
+    _, rate = rate_distortion_points(big, correction=correction)
+    assert rate.shape == (5, 4)
+    assert torch.allclose(rate.reshape(-1), rate_distortion_points(big.reshape(20, 16, 16), correction=correction)[1])
+    assert float(rate[3, 2]) == pytest.approx(float(rate_distortion_points(big[3, 2], correction=correction)[1]))
+
+
+@pytest.mark.parametrize("prior_name", ["uniform", "empirical", "vector", "per_table"])
+def test_seeded_estimators_over_two_batch_dims_follow_their_definition_per_table(prior_name: str) -> None:
+    """The seeded estimators draw the whole (C-order flattened) batch from one generator: every table's value is its
+    own plug-in minus the mean plug-in of *its* permuted tables (shuffle), or the Strong et al. extrapolation through
+    *its* halves and quarters, each with *its* prior — recomputed here in numpy from the same draws."""
+    from rdmetrics.functional.information import _generator, _permutation_tables, _subsample_tables
+
+    rng = np.random.default_rng(8)
+    c, k, seed, n_shuffles = 4, 5, 5, 30
+    cms = torch.from_numpy(
+        np.stack([np.stack([rng.multinomial(n, rng.dirichlet(np.ones(k))) for n in (9, 12, 8, 14)]) for _ in range(6)])
+        .reshape(2, 3, c, k)
+        .astype(float)
+    )
+    prior = _batch_priors(c)[prior_name]
+    flat = cms.reshape(6, c, k)
+    flat_prior = prior.reshape(6, c) if prior_name == "per_table" else prior
+    cap = math.log2(c)
+    # shuffle
+    got = mutual_information(cms, prior=prior, correction="shuffle", seed=seed, n_shuffles=n_shuffles)
+    assert got.shape == (2, 3) and bool(torch.isfinite(got).all())
+    assert torch.equal(
+        got.reshape(6),
+        mutual_information(flat, prior=flat_prior, correction="shuffle", seed=seed, n_shuffles=n_shuffles),
+    )
+    null = _permutation_tables(flat, n_shuffles, _generator(seed)).numpy()  # [S, 6, C, K]
+    for t in range(6):
+        table = flat[t].numpy()
+        w_null = [_weights(prior, null[s, t], t) for s in range(n_shuffles)]
+        mean_null = np.mean([_plugin_weights_nats(null[s, t], w_null[s]) for s in range(n_shuffles)])
+        expected = (_plugin_weights_nats(table, _weights(prior, table, t)) - mean_null) / math.log(2)
+        assert float(got.reshape(6)[t]) == pytest.approx(float(np.clip(expected, 0, cap)), abs=1e-12)
+    # quadratic extrapolation (every row has >= 4 trials, so it is never the plug-in fallback)
+    got = mutual_information(cms, prior=prior, correction="quadratic_extrapolation", seed=seed)
+    assert got.shape == (2, 3) and bool(torch.isfinite(got).all())
+    g = _generator(seed)
+    state = g.get_state()
+    halves = _subsample_tables(flat, 2, g).numpy()
+    g.set_state(state)
+    quarters = _subsample_tables(flat, 4, g).numpy()
+    for t in range(6):
+        table = flat[t].numpy()
+        xs, ys = [1 / table.sum()], [_plugin_weights_nats(table, _weights(prior, table, t))]
+        for sub in (halves[:, t], quarters[:, t]):
+            xs.append(float(np.mean([1 / s.sum() for s in sub])))
+            ys.append(float(np.mean([_plugin_weights_nats(s, _weights(prior, s, t)) for s in sub])))
+        expected = np.polyfit(np.asarray(xs), np.asarray(ys), 2)[-1] / math.log(2)
+        assert float(got.reshape(6)[t]) == pytest.approx(float(np.clip(expected, 0, cap)), abs=1e-9)

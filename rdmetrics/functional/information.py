@@ -316,15 +316,22 @@ def _subsample_tables(tables: Tensor, parts: int, generator: torch.Generator) ->
     return out[:, 0] if single else out
 
 
-def _flat_tables(cm: Tensor) -> Tensor:
+def _flat_tables(cm: Tensor, prior: PriorType) -> tuple[Tensor, PriorType]:
+    """``cm [..., C, K]`` as ``[T, C, K]`` and the prior flattened the same way: a tensor prior (already checked by
+    :func:`_resolve_prior`; ``[C]`` or any shape broadcastable to ``[..., C]``) becomes ``[T, C]``, one row per table,
+    so that it still pairs with its own table (and with every resampled copy of it) after the batch dims are merged.
+    """
     if not bool((cm == cm.round()).all()):
         raise ValueError("this rate estimator resamples trials: `confmat` must hold integer counts")
-    return cm.reshape(-1, *cm.shape[-2:])
+    if isinstance(prior, Tensor):
+        p = prior.detach().to(device=cm.device, dtype=torch.float64)
+        prior = torch.broadcast_to(p, cm.shape[:-1]).reshape(-1, cm.shape[-2])
+    return cm.reshape(-1, *cm.shape[-2:]), prior
 
 
 def _shuffle_mean_plugin(cm: Tensor, prior: PriorType, empty_rows: EmptyRowsType, n_shuffles: int, seed: int) -> Tensor:
     """Mean plug-in MI (nats) over ``n_shuffles`` permutation-null tables of every table in ``cm [..., C, K]``."""
-    flat = _flat_tables(cm)
+    flat, prior = _flat_tables(cm, prior)
     generator = _generator(seed)
     total = torch.zeros(flat.shape[0], dtype=torch.float64, device=cm.device)
     per = max(1, flat.numel())
@@ -356,7 +363,7 @@ def _quadratic_extrapolation_mi(cm: Tensor, prior: PriorType, seed: int) -> Tens
     Î_quarter)`` (exact interpolation); the estimate is ``I_∞``. Rows left without trials in a subsample are
     dropped from that subsample's prior. A table with fewer than 4 trials in some observed row gives the plug-in.
     One tensor program for all tables of the batch."""
-    flat = _flat_tables(cm)
+    flat, prior = _flat_tables(cm, prior)
     generator = _generator(seed)
     p_x, rows = _resolve_prior(flat, prior, "drop")
     full = _plugin_mi(p_x, _channel(flat, rows))  # [T]
@@ -440,8 +447,13 @@ def mutual_information(
     * ``"shuffle"`` (permutation-subtracted; Panzeri et al. 2007): plug-in − the mean plug-in over ``n_shuffles``
       tables whose responses are permuted across trials (same row and response totals, no dependence; seeded).
 
-    The two seeded estimators loop over the tables of a batch; the others are single tensor programs. The result is
-    always clipped to ``[0, log_b C]`` (corrections can push it outside).
+    Every estimator accepts any number of leading batch dims (with a tensor prior of shape ``[C]`` or broadcastable
+    to ``[..., C]``, each table keeps its own prior row). The non-seeded estimators give, table by table, exactly what
+    a call on that table alone gives. The two seeded estimators draw the permutations / splits of the whole batch
+    (flattened in C order) from one generator seeded by ``seed``: each table gets different draws, so a table's value
+    depends on its position in the batch and the tables before it, and is not the value of a lone call with the same
+    seed (it is the same estimator on other draws); ``[A, B, C, K]`` and its ``[A*B, C, K]`` reshape agree exactly.
+    The result is always clipped to ``[0, log_b C]`` (corrections can push it outside).
 
     Args:
         confmat: counts ``[..., C, K]`` (rows = true class, columns = response; ``K = C`` or ``C + 1`` with an
