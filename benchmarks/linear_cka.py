@@ -4,7 +4,7 @@ Usage: ``python benchmarks/linear_cka.py [--quick] [--device cpu|cuda] [--dim D]
 
 Per batch of ``B`` paired float32 features (``d_a = d_b = D``) it times
 
-* ``gemm_xty``: the bare ``X^T Y`` GEMM (the brief's baseline);
+* ``gemm_xty``: the bare ``X^T Y`` GEMM (the baseline the target is stated against);
 * ``gemm_moments``: the three bare GEMMs every exact full-data CKA needs (``X^T Y``, ``X^T X``, ``Y^T Y``);
 * ``rdmetrics full``: ``LinearCKA.update`` (shift in float64, three GEMMs, float64 accumulation, unbiased extras);
 * ``rdmetrics minibatch``: ``LinearCKA(mode="minibatch").update`` (B x B Gram matrices in float64);

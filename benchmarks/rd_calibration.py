@@ -1,4 +1,4 @@
-"""Calibration study of the rate estimators and bootstrap intervals of the RD signature (issue 10, items 3-4).
+"""Calibration study of the rate estimators and bootstrap intervals of the RD signature.
 
 Confusion matrices are simulated from known channels (16 classes × 8 severity levels, ``n`` trials per class and
 level, uniform prior) of three kinds:

@@ -1,6 +1,6 @@
 """Benchmark: ``RateDistortionSignature.update`` vs torchmetrics ``MulticlassConfusionMatrix.update`` (same batch).
 
-Target (issue 2): update time ≤ 1.2× the torchmetrics confusion matrix. Both metrics validate their inputs
+Target: update time ≤ 1.2× the torchmetrics confusion matrix. Both metrics validate their inputs
 (``validate_args=True``, the default); the RD metric additionally routes each sample to its condition's matrix
 (one ``torch.bincount`` over ``condition·C·K + target·K + pred``). Timings are interleaved and the median of
 several rounds is reported, because the project machine is shared.

@@ -74,7 +74,7 @@ def main() -> None:
                     NUM_CLASSES,
                     SEVERITIES,
                     method=method,
-                    use_severity_axis=axis == "severity",
+                    axis="severity" if axis == "severity" else "distortion",
                     n_bootstrap=n_bootstrap,
                     seed=1,
                     ci_method="basic",

@@ -112,7 +112,7 @@ def test_pooled_human_accuracy_contrast(data):
 @needs_data
 def test_pooled_human_accuracy_noise_order(data):
     # uniform-noise 0.00 is grayscale at reduced contrast: it is the first level, and humans are *worse* on it
-    # than at 0.03 (notes §5.6: .797 vs .834) -- the order is by noise width, not by accuracy.
+    # than at 0.03 (research-rd.md §5.6: .797 vs .834) -- the order is by noise width, not by accuracy.
     rows = _raw_rows("uniform-noise", human=True)
     acc = [
         np.mean([r["object_response"] == r["category"] for r in rows if float(r["condition"]) == float(c)])
@@ -129,7 +129,7 @@ def test_human_mi_contrast_c100_against_notes(data):
         if r["condition"] == "c100":
             counts[CATEGORIES.index(r["category"]), RESPONSES.index(r["object_response"])] += 1
     plug, mm = _np_mi(counts)
-    assert plug == pytest.approx(3.215, abs=1e-3) and mm == pytest.approx(3.169, abs=1e-3)  # notes §7
+    assert plug == pytest.approx(3.215, abs=1e-3) and mm == pytest.approx(3.169, abs=1e-3)  # research-rd.md §7
     np.testing.assert_array_equal(data.confmat("contrast", HUMANS, "c100").numpy(), counts)
     try:
         from rdmetrics.functional import mutual_information

@@ -1,4 +1,7 @@
-"""RD points, the Hamming bound and Blahut–Arimoto vs closed forms (notes §6), dit, and numpy brute force."""
+"""RD points, the Hamming bound and Blahut–Arimoto vs closed forms, dit, and numpy brute force.
+
+Closed-form tables: ../shared/notes/research-rd.md §6 (Hamming bound) and §7 (model-vs-human contrast).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ def _closed_form_rate(d: float, m: int) -> float:
     return math.log2(m) - h2 - d * math.log2(m - 1)
 
 
-# notes §6 table for M = 16: beta, D, R, geometric curvature
+# research-rd.md §6 table for M = 16: beta, D, R, geometric curvature
 NOTES_TABLE = [
     (1, 0.882353, 0.030184, 4.9137),
     (2, 0.789474, 0.173125, 0.7764),
@@ -239,7 +242,7 @@ def _mvh_confmats(observer_glob: str, conditions: list[str]) -> np.ndarray:
 
 
 def test_model_vs_human_contrast_matches_notes() -> None:
-    # notes §7: uniform prior, 17 response columns (16 classes + 'na'); D, plug-in I, Miller–Madow I (3 decimals)
+    # research-rd.md §7: uniform prior, 17 response columns (16 classes + 'na'); D, plug-in / Miller–Madow I (3 dp)
     conditions = ["c100", "c30", "c10", "c05", "c03", "c01"]
     humans = {
         "D": [0.144, 0.205, 0.405, 0.647, 0.850, 0.938],

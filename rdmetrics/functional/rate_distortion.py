@@ -621,7 +621,8 @@ def _rate_distortion_signature_compute(
         rank, world = replicate_split
         start, stop = n_bootstrap * rank // world, n_bootstrap * (rank + 1) // world
         # ci_method="smoothed" (see bootstrap_summary): rows resampled from (N + a) / (n + aK), and the pivot is
-        # θ* − t with t = the signatures of the smoothed table's exact (plug-in) rates (H2c, benchmarks/rd_calibration)
+        # θ* − t with t = the signatures of the smoothed table's exact (plug-in) rates; calibrated by
+        # benchmarks/rd_calibration.py
         smoothed = ci_method == "smoothed"
         pseudocount = SMOOTHED_PSEUDOCOUNT if smoothed else 0.0
         _warn_few_trials(cm)
