@@ -242,7 +242,7 @@ def _run(
 
     # generative check on the penultimate features
     real, fakes = _generative_sets(test_x, test_y, *data["train"], seed=seed)
-    metric = PrecisionRecallEntropy(k=5, feature=_Features(net), reset_real_features=False)
+    metric = PrecisionRecallEntropy(k=5, feature_extractor=_Features(net), reset_real_features=False)
     metric.update(real, real=True)
     generative = {}
     for name, fake in fakes.items():

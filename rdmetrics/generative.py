@@ -18,6 +18,7 @@ from rdmetrics.functional.generative import (
 from rdmetrics.utilities.checks import _check_finite, _check_positive_int, _check_tensor
 from rdmetrics.utilities.data import _cat_rows, _flatten_rows
 from rdmetrics.utilities.forward import BatchValueForwardMixin
+from rdmetrics.utilities.loop import _UNSET, _renamed
 
 _FEATURE_STATES = ("real_features", "fake_features")
 
@@ -60,14 +61,16 @@ class PrecisionRecallEntropy(BatchValueForwardMixin, Metric):
 
     Args:
         k: neighbour order (default 5); ``compute`` needs more than ``k`` samples of each kind.
-        feature: optional ``nn.Module`` mapping a batch of inputs to ``[B, d]`` features (e.g.
-            ``rdmetrics.extractors.TimmFeatureExtractor``). It is frozen (``eval()``, no grad), is **not** part of
-            the metric's ``state_dict`` and is named by ``feature_network = "feature"`` so torchmetrics'
-            ``FeatureShare`` can share one backbone with FID. ``None``: ``update`` receives features directly.
+        feature_extractor: optional ``nn.Module`` mapping a batch of inputs to ``[B, d]`` features (e.g.
+            ``rdmetrics.extractors.TimmFeatureExtractor``), the name the callbacks and ``evaluate_generator`` use too.
+            It is frozen (``eval()``, no grad), is **not** part of the metric's ``state_dict`` and is stored as the
+            attribute ``feature`` (``feature_network = "feature"``) so torchmetrics' ``FeatureShare`` can share one
+            backbone with FID. ``None``: ``update`` receives features directly.
         reset_real_features: if ``False``, ``reset()`` keeps the real features (encode a fixed real set once).
         prdc: also compute precision, recall, density and coverage.
         return_per_sample: also return per-sample terms (see
             :func:`rdmetrics.functional.precision_recall_entropy`).
+        feature: deprecated name of ``feature_extractor`` (torchmetrics' FID spells it ``feature``); warns.
         block_size: rows per GEMM block of the kNN engine (``None``: automatic, about 16 MiB per block on CPU).
         gather_features: under DDP, gather all features to every rank before ``compute`` (``True``) or keep them
             sharded and stream blocks between ranks (``False``); same result, see above.
@@ -98,14 +101,16 @@ class PrecisionRecallEntropy(BatchValueForwardMixin, Metric):
     def __init__(
         self,
         k: int = 5,
-        feature: nn.Module | None = None,
+        feature_extractor: nn.Module | None = None,
         reset_real_features: bool = True,
         prdc: bool = True,
         return_per_sample: bool = False,
         block_size: int | None = None,
         gather_features: bool = True,
+        feature: Any = _UNSET,
         **kwargs: Any,
     ) -> None:
+        feature = _renamed(feature_extractor, feature, "feature_extractor", "feature")
         super().__init__(**kwargs)
         self.k = _check_positive_int(k, "k")
         if not isinstance(gather_features, bool):
@@ -113,7 +118,7 @@ class PrecisionRecallEntropy(BatchValueForwardMixin, Metric):
         self.gather_features = gather_features
         self._forward_active = False
         if feature is not None and not isinstance(feature, nn.Module):
-            raise TypeError(f"`feature` must be an nn.Module or None, got {type(feature).__name__}")
+            raise TypeError(f"`feature_extractor` must be an nn.Module or None, got {type(feature).__name__}")
         if not isinstance(reset_real_features, bool):
             raise ValueError(f"`reset_real_features` must be a bool, got {reset_real_features!r}")
         if block_size is not None:

@@ -80,7 +80,7 @@ def test_frozen_eval_and_outside_state_dict(resnet):
 def test_not_in_metric_state_dict(resnet):
     from rdmetrics import PrecisionRecallEntropy
 
-    metric = PrecisionRecallEntropy(k=2, feature=resnet)
+    metric = PrecisionRecallEntropy(k=2, feature_extractor=resnet)
     assert not any("backbone" in key or "conv" in key for key in metric.state_dict())
     metric.update(torch.rand(6, 3, 32, 32), real=True)
     assert int(metric.num_features) == resnet.num_features
@@ -162,7 +162,7 @@ def test_feature_share_with_fid(resnet):
     counting.forward = forward
     shared = FeatureShare(
         {
-            "pre": PrecisionRecallEntropy(k=3, feature=counting),
+            "pre": PrecisionRecallEntropy(k=3, feature_extractor=counting),
             "fid": fid_mod.FrechetInceptionDistance(feature=counting),
         }
     )

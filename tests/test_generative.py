@@ -240,7 +240,16 @@ def test_metric_errors():
     with pytest.raises(ValueError, match="k"):
         PrecisionRecallEntropy(k=0)
     with pytest.raises(TypeError, match=r"nn\.Module"):
-        PrecisionRecallEntropy(feature=lambda x: x)
+        PrecisionRecallEntropy(feature_extractor=lambda x: x)
+
+
+def test_feature_is_a_deprecated_name_of_feature_extractor() -> None:
+    net = nn.Linear(3, 2)
+    with pytest.warns(DeprecationWarning, match="feature_extractor"):
+        m = PrecisionRecallEntropy(k=1, feature=net)
+    assert m.feature is net and m.feature_network == "feature"  # FeatureShare finds the network under `feature`
+    with pytest.raises(TypeError, match="not both"):
+        PrecisionRecallEntropy(feature_extractor=net, feature=net)
 
 
 class _Net(nn.Module):
@@ -257,7 +266,7 @@ class _Net(nn.Module):
 
 def test_feature_network_frozen_and_not_in_state_dict():
     net = _Net().train()
-    m = PrecisionRecallEntropy(k=3, feature=net)
+    m = PrecisionRecallEntropy(k=3, feature_extractor=net)
     assert not m.feature.training and not any(p.requires_grad for p in m.feature.parameters())
     m.persistent(True)
     assert not any(key.startswith("feature") for key in m.state_dict())
@@ -278,7 +287,10 @@ def test_feature_share():
 
     net = _Net()
     shared = FeatureShare(
-        {"k3": PrecisionRecallEntropy(k=3, feature=net), "k5": PrecisionRecallEntropy(k=5, feature=net)}
+        {
+            "k3": PrecisionRecallEntropy(k=3, feature_extractor=net),
+            "k5": PrecisionRecallEntropy(k=5, feature_extractor=net),
+        }
     )
     x_r, x_f = _gauss(30, 12, 3).float(), _gauss(30, 12, 4).float()
     shared.update(x_r, real=True)

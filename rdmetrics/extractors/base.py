@@ -1,9 +1,9 @@
 """Frozen feature extractors: the backbone is held *outside* ``nn.Module`` bookkeeping.
 
-A metric that holds an extractor (``PrecisionRecallEntropy(feature=...)``, torchmetrics' FID, a LightningModule
-attribute) must not save the backbone's weights in its ``state_dict``, hand them to an optimizer, or have them
-flagged by DDP as unused parameters. :class:`FeatureExtractor` therefore keeps the wrapped network in a plain
-attribute (not in ``_modules``): ``state_dict()``, ``parameters()`` and ``named_modules()`` never see it, while
+A metric that holds an extractor (``PrecisionRecallEntropy(feature_extractor=...)``, torchmetrics' FID, a
+LightningModule attribute) must not save the backbone's weights in its ``state_dict``, hand them to an optimizer,
+or have them flagged by DDP as unused parameters. :class:`FeatureExtractor` therefore keeps the wrapped network in a
+plain attribute (not in ``_modules``): ``state_dict()``, ``parameters()`` and ``named_modules()`` never see it, while
 ``.to(device)`` / ``.double()`` / ``.cuda()`` still move it (``_apply`` is forwarded). It is always in eval mode
 (``train()`` is a no-op) and all its parameters have ``requires_grad=False``.
 """

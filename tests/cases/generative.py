@@ -123,7 +123,7 @@ def make_pre(k: int = 3, **kwargs) -> PrecisionRecallEntropy:
 
 
 def make_pre_feature() -> PrecisionRecallEntropy:
-    return PrecisionRecallEntropy(k=3, feature=_CastingNet())
+    return PrecisionRecallEntropy(k=3, feature_extractor=_CastingNet())
 
 
 SCALAR_KEYS = ("pce", "rce", "re", "h_real", "h_fake", "ce_fake_real", "ce_real_fake")
