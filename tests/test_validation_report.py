@@ -89,12 +89,16 @@ def test_basic_interval_against_numpy(vr):
     q_lo, q_hi = np.quantile(reps, [0.025, 0.975])  # numpy's default linear interpolation
     want = (point - (q_hi - ref), point - (q_lo - ref))  # basic interval, pivot θ* − t
     assert want[0] < point < want[1]
-    v, lo, hi = vr._interval(*(torch.tensor(v, dtype=torch.float64) for v in (point, reps, ref)))
+    v, lo, hi = vr._interval(*(torch.tensor(v, dtype=torch.float64) for v in (point, reps, ref)), method="basic")
     assert v == point and (lo, hi) == pytest.approx(want, abs=1e-12)
+    # the report's default (the library's "smoothed"): same pivot interval, bias-corrected value θ̂ − (mean θ* − t)
+    v, lo, hi = vr._interval(*(torch.tensor(v, dtype=torch.float64) for v in (point, reps, ref)))
+    assert v == pytest.approx(point - (reps.mean() - ref), abs=1e-12)
+    assert (lo, hi) == pytest.approx((min(want[0], v), max(want[1], v)), abs=1e-12)
     # reference = point: the plain reverse-percentile interval [2θ̂ − q_hi, 2θ̂ − q_lo]
     reps2 = rng.normal(1.0, 0.3, size=100)
     q_lo, q_hi = np.quantile(reps2, [0.025, 0.975])
-    _, lo, hi = vr._interval(*(torch.tensor(v, dtype=torch.float64) for v in (point, reps2, point)))
+    _, lo, hi = vr._interval(*(torch.tensor(v, dtype=torch.float64) for v in (point, reps2, point)), method="basic")
     assert (lo, hi) == pytest.approx((2 * point - q_hi, 2 * point - q_lo), abs=1e-12)
 
 
