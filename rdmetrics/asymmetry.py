@@ -9,6 +9,7 @@ from torch import Tensor
 from torchmetrics import Metric
 
 from rdmetrics.functional.asymmetry import PriorType, confusion_asymmetry
+from rdmetrics.functional.rate_distortion import _condition_index
 from rdmetrics.utilities.checks import (
     _check_positive_int,
     _check_same_num_samples,
@@ -115,29 +116,6 @@ class ConfusionAsymmetry(BatchValueForwardMixin, Metric):
             "confmat", torch.zeros(conditions, num_classes, self.num_cols, dtype=torch.long), dist_reduce_fx="sum"
         )
 
-    def _condition(self, condition: int | Tensor, num_samples: int) -> int | Tensor:
-        if isinstance(condition, Tensor):
-            if condition.is_floating_point() or condition.is_complex() or condition.dtype == torch.bool:
-                raise ValueError(f"`condition` must hold integer condition indices, got dtype {condition.dtype}")
-            if condition.ndim == 0:
-                condition = int(condition)
-            else:
-                if condition.ndim != 1 or condition.shape[0] != num_samples:
-                    raise ValueError(
-                        f"`condition` must be an int or a [N] tensor with N = {num_samples}, got shape"
-                        f" {tuple(condition.shape)}"
-                    )
-                if self.validate_args and condition.numel():
-                    lo, hi = (int(v) for v in torch.aminmax(condition))
-                    if lo < 0 or hi >= self.num_conditions:
-                        raise ValueError(f"`condition` out of range [0, {self.num_conditions - 1}]: min {lo}, max {hi}")
-                return condition.long()
-        if isinstance(condition, bool) or not isinstance(condition, int):
-            raise TypeError(f"`condition` must be an int or an integer tensor, got {type(condition).__name__}")
-        if not 0 <= condition < self.num_conditions:
-            raise ValueError(f"`condition`={condition} out of range [0, {self.num_conditions - 1}]")
-        return condition
-
     def update(self, preds: Tensor, target: Tensor, condition: int | Tensor = 0) -> None:
         """Add a batch of predictions for one condition (int) or per-sample conditions (``[N]`` tensor)."""
         if self.validate_args:
@@ -148,7 +126,7 @@ class ConfusionAsymmetry(BatchValueForwardMixin, Metric):
             _check_tensor(preds, "preds")
             labels = preds.argmax(dim=1) if preds.is_floating_point() else preds.long()
             target = target.long()
-        cond = self._condition(condition, labels.shape[0])
+        cond = _condition_index(condition, labels.shape[0], self.num_conditions, self.validate_args)
         flat = target * self.num_cols + labels
         if isinstance(cond, Tensor):
             flat = flat + cond * (self.num_classes * self.num_cols)

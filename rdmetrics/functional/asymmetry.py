@@ -50,6 +50,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from rdmetrics.functional.information import _resolve_prior
 from rdmetrics.utilities.checks import _check_finite, _check_positive_int, _check_tensor
 
 PriorType = Literal["uniform", "empirical"] | Tensor
@@ -110,26 +111,9 @@ def _confusion_asymmetry_arg_validation(
 
 
 def _weights(cm: Tensor, num_classes: int, prior: PriorType, empty_rows: str) -> Tensor:
-    """``w_x = p(x) / n_x`` ``[..., C]`` (0 for classes without trials or without prior weight)."""
-    rows = cm.sum(-1)
-    if isinstance(prior, Tensor):
-        p = torch.broadcast_to(prior.detach().to(device=cm.device, dtype=torch.float64), rows.shape).clone()
-    elif prior == "uniform":
-        p = torch.ones_like(rows)
-    else:
-        p = rows.clone()
-    missing = (rows <= 0) & (p > 0)
-    if bool(missing.any()):
-        if empty_rows == "raise":
-            idx = torch.nonzero(missing)[0].tolist()
-            where = f"row (true class) {idx[-1]}" + (f" of batch index {tuple(idx[:-1])}" if len(idx) > 1 else "")
-            raise ValueError(
-                f"`confmat` {where} has no counts but positive prior weight: its channel is undefined. Pass"
-                " empty_rows='drop' to renormalise the prior over the observed rows, or use prior='empirical'."
-            )
-        p = torch.where(rows > 0, p, torch.zeros_like(p))
-    total = p.sum(-1, keepdim=True)
-    p = torch.where(total > 0, p / total.clamp_min(1e-300), torch.zeros_like(p))
+    """``w_x = p(x) / n_x`` ``[..., C]`` (0 for classes without trials or without prior weight); the prior is
+    resolved exactly as for the rate (:func:`rdmetrics.functional.information._resolve_prior`)."""
+    p, rows = _resolve_prior(cm, prior, empty_rows)
     return torch.where(rows > 0, p / rows.clamp_min(1e-300), torch.zeros_like(p))
 
 
