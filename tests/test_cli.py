@@ -711,3 +711,43 @@ def test_mvh_axis_and_at_accuracy(tmp_path, capsys):
     sig = json.loads((out / "report.json").read_text())["experiments"]["contrast"]["observers"]["toynet"]["signature"]
     a2, a1, _ = np.polyfit(np.arange(3.0), mi, 2)
     assert sig["beta"] == pytest.approx(-(a1 + 2 * a2 * 1.0), rel=1e-8)
+
+
+def test_confusion_explains_the_null_floor(tmp_path, capsys):
+    """A level whose responses are independent of the class is flagged '<= floor' and the floor is explained; a
+    near-perfect level is not. The floor is checked against a numpy permutation null of the plug-in + Miller–Madow
+    rate (the library's floor uses the chosen estimator; with --correction miller_madow both agree in distribution)."""
+    rng = np.random.default_rng(0)
+    c, n = 4, 40
+    files = []
+    for level, p_correct in enumerate((1.0, 0.9, 0.6, 0.25)):  # 0.25 = chance for 4 classes: no dependence
+        m = np.zeros((c, c), dtype=np.int64)
+        for x in range(c):
+            probs = np.full(c, (1 - p_correct) / (c - 1))
+            probs[x] = p_correct
+            m[x] = rng.multinomial(n, probs)
+        f = tmp_path / f"l{level}.npy"
+        np.save(f, m)
+        files.append(str(f))
+    assert main(["confusion", *files, "--correction", "miller_madow", "--out", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("l")]
+    assert len(rows) == 4 and rows[-1].endswith("<= floor") and not rows[0].endswith("<= floor")
+    assert "null floor: what the rate estimator reports when responses are independent" in out
+    levels = json.loads((tmp_path / "r.json").read_text())["levels"]
+    # independent numpy permutation null of the last level: shuffle responses across its trials
+    m = np.load(files[-1])
+    xs = np.repeat(np.arange(c), m.sum(1))
+    ys = np.concatenate([np.repeat(np.arange(c), m[x]) for x in range(c)])
+    null = []
+    for _ in range(400):
+        t = np.zeros((c, c))
+        np.add.at(t, (xs, rng.permutation(ys)), 1)
+        null.append(max(0.0, _np_mi_uniform(t) - _mm_correction(t)))
+    assert levels["rate_floor"][-1] == pytest.approx(np.mean(null), abs=0.03)
+    assert levels["within_floor"] == [r <= f for r, f in zip(levels["rate"], levels["rate_floor_hi"])]
+
+
+def _mm_correction(t: np.ndarray) -> float:
+    k = int((t > 0).sum()) - int((t.sum(1) > 0).sum()) - int((t.sum(0) > 0).sum()) + 1
+    return k / (2 * t.sum() * math.log(2))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -124,11 +126,15 @@ def levels_and_signature(
     args: argparse.Namespace,
     at: float | None = None,
 ) -> tuple[dict[str, list[Any]], dict[str, Any], str]:
-    """Per-level accuracy / D / plug-in and corrected rate, the RD signature (JSON-ready) and a note.
+    """Per-level accuracy / D / plug-in and corrected rate / null floor, the RD signature (JSON-ready) and a note.
 
-    The note says why there is no signature (e.g. too few levels for the frontier method). On the severity axis
-    the condition labels are the x values (the library's rule: the numbers themselves when every label is a number
-    and they are strictly monotone, otherwise the rank ``0, 1, ..., L-1``).
+    The note says why there is no signature (e.g. too few levels for the frontier method). Per level, ``rate_floor``
+    and ``rate_floor_hi`` are the mean and 95 % quantile of the rate estimator on permutation-null tables (same
+    totals, no dependence) and ``within_floor`` flags a rate at or below ``rate_floor_hi``: no information is
+    detectable there beyond the estimator's small-sample floor. The library's warnings about the floor and about
+    few trials per class are returned with the signature (``warnings``) instead of being printed once per observer.
+    On the severity axis the condition labels are the x values (the library's rule: the numbers themselves when
+    every label is a number and they are strictly monotone, otherwise the rank ``0, 1, ..., L-1``).
     """
     from rdmetrics.functional import rate_distortion_points, rate_distortion_signature
 
@@ -150,12 +156,44 @@ def levels_and_signature(
     if args.axis == "severity":
         kw["conditions"] = list(conditions)
     note = ""
-    try:
-        sig = rate_distortion_signature(cm, **kw)
-    except ValueError as err:  # e.g. too few levels for the chosen frontier method
-        sig, note = {}, f"no signature: {' '.join(str(err).split())}"
-    keep = (*REPORTED, "at", "beta_se", *(f"{k}_ci" for k in REPORTED))
-    return levels, {k: _to_jsonable(v) for k, v in sig.items() if k in keep}, note
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            sig = rate_distortion_signature(cm, **kw)
+        except ValueError as err:  # e.g. too few levels for the chosen frontier method
+            sig, note = {}, f"no signature: {' '.join(str(err).split())}"
+    nan = [math.nan] * len(conditions)
+    floor = sig["rate_floor"].tolist() if "rate_floor" in sig else nan
+    floor_hi = sig["rate_floor_hi"].tolist() if "rate_floor_hi" in sig else nan
+    levels["rate_floor"], levels["rate_floor_hi"] = floor, floor_hi
+    levels["within_floor"] = [bool(r <= f) for r, f in zip(corr.tolist(), floor_hi)]
+    keep = (*REPORTED, "at", "beta_se", *(f"{k}_ci" for k in REPORTED), *(f"{k}_raw" for k in REPORTED))
+    out = {k: _to_jsonable(v) for k, v in sig.items() if k in keep}
+    if sig and caught:
+        out["warnings"] = sorted({" ".join(str(w.message).split()) for w in caught})
+    return levels, out, note
+
+
+def explanation_lines(any_within_floor: bool, warnings_seen: Sequence[str]) -> list[str]:
+    """What a reader needs to read the RD tables: bias-corrected values inside their intervals, the null floor and
+    (when the library warned) too few trials per class for reliable intervals."""
+    lines = [
+        "beta/kappa/AUC [95% CI]: with --ci-method smoothed (the default) the value is bias-corrected and lies inside"
+        " its interval; the raw estimates are the *_raw columns/keys."
+    ]
+    if any_within_floor:
+        lines.append(
+            "null floor: what the rate estimator reports when responses are independent of the class (permutation"
+            " null with the same totals; mean and 95% quantile). A rate at or below that quantile ('<= floor')"
+            " carries no information detectable beyond the estimator's small-sample bias, so beta, kappa and AUC"
+            " near such levels are partly estimator artefacts."
+        )
+    if any("trials per class" in w for w in warnings_seen):
+        lines.append(
+            "few trials: below 40 trials per class and condition the intervals under-cover in"
+            " benchmarks/rd_calibration.py (at 10 per class: beta 0.97-1.00, AUC and kappa down to 0.75-0.78)."
+        )
+    return lines
 
 
 def signature_columns(sig: dict[str, Any]) -> dict[str, float]:
@@ -164,6 +202,8 @@ def signature_columns(sig: dict[str, Any]) -> dict[str, float]:
     for key in ("beta", "kappa", "auc"):
         out[key] = as_float(sig.get(key))
         out[f"{key}_lo"], out[f"{key}_hi"] = interval(sig, key)
+    for key in ("beta", "kappa", "auc"):  # the raw estimate beside a bias-corrected value (NaN when not reported)
+        out[f"{key}_raw"] = as_float(sig.get(f"{key}_raw"))
     out["secant_slope"] = as_float(sig.get("secant_slope"))
     out["excess_rate"] = as_float(sig.get("excess_rate"))
     return out
@@ -174,6 +214,7 @@ __all__ = [
     "CORRECTIONS",
     "METHODS",
     "add_signature_options",
+    "explanation_lines",
     "levels_and_signature",
     "matched_distortion",
     "signature_columns",

@@ -12,6 +12,7 @@ from rdmetrics.cli._io import load_confmats
 from rdmetrics.cli._output import check_file_target, write_file_atomic
 from rdmetrics.cli._rd import (
     add_signature_options,
+    explanation_lines,
     levels_and_signature,
     signature_columns,
     signature_kwargs,
@@ -54,11 +55,16 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(text)
         return 0
-    print(f"{'condition':<16} {'n':>7} {'accuracy':>9} {'D':>7} {'I plug-in':>10} {'I ' + args.correction:>16}")
+    print(
+        f"{'condition':<16} {'n':>7} {'accuracy':>9} {'D':>7} {'I plug-in':>10} {'I ' + args.correction:>16}"
+        f" {'null floor (95%)':>18}"
+    )
     for i, name in enumerate(levels["condition"]):
+        mark = "  <= floor" if levels["within_floor"][i] else ""
         print(
             f"{name:<16} {levels['n_trials'][i]:>7} {levels['accuracy'][i]:>9.4f} {levels['distortion'][i]:>7.4f} "
             f"{levels['rate_plugin'][i]:>10.4f} {levels['rate'][i]:>16.4f}"
+            f" {levels['rate_floor'][i]:>8.4f} ({levels['rate_floor_hi'][i]:.4f}){mark}"
         )
     s = signature_columns(sig)
     print(
@@ -66,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
         "| kappa " + fmt_ci(s["kappa"], s["kappa_lo"], s["kappa_hi"]),
         "| AUC " + fmt_ci(s["auc"], s["auc_lo"], s["auc_hi"]),
     )
+    for line in explanation_lines(any(levels["within_floor"]), sig.get("warnings", ())):
+        print(line)
     if note:
         print(note)
     return 0

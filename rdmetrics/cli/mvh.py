@@ -23,6 +23,7 @@ from rdmetrics.cli._io import csv_text
 from rdmetrics.cli._output import StagedDir
 from rdmetrics.cli._rd import (
     add_signature_options,
+    explanation_lines,
     levels_and_signature,
     matched_distortion,
     signature_columns,
@@ -186,6 +187,7 @@ def signatures_section(ctx: MvhContext) -> None:
 
 def _signature_lines(data: Any, experiments: dict[str, Any]) -> list[str]:
     lines = []
+    any_floor, seen = False, set()
     for name, entry in experiments.items():
         exp = data[name]
         flag = "" if exp.monotone else "  [no monotone severity order]"
@@ -199,8 +201,17 @@ def _signature_lines(data: Any, experiments: dict[str, Any]) -> list[str]:
             cols = [fmt_ci(s[k], s[f"{k}_lo"], s[f"{k}_hi"]) for k in ("beta", "kappa", "auc")]
             line = f"{obs:<24} {acc:<48} {cols[0]:<24} {cols[1]:<24} {cols[2]:<24}"
             lines.append(line.rstrip() + (f"  ({o['note']})" if o["note"] else ""))
+            seen.update(o["signature"].get("warnings", ()))
+        floor = {
+            obs: [c for c, w in zip(exp.conditions, o["levels"]["within_floor"]) if w]
+            for obs, o in entry["observers"].items()
+        }
+        floor = {obs: c for obs, c in floor.items() if c}
+        if floor:
+            any_floor = True
+            lines.append("rate <= null floor at: " + "; ".join(f"{o} {' '.join(c)}" for o, c in floor.items()))
         lines.append("")
-    return lines
+    return [*explanation_lines(any_floor, sorted(seen)), "", *lines]
 
 
 #: the report sections, run in this order on the loaded data
