@@ -324,8 +324,8 @@ def _print_report(report: dict[str, Any], out_dir: Path) -> None:
     print()
     print(f"Clean test accuracy: {report['clean_test_accuracy']:.3f} ({report['epochs']} epochs)")
     print(
-        f"Rate-distortion signatures on the test set (basic bootstrap 95 % CIs, {report['n_bootstrap']} replicates;"
-        " an estimate outside its own interval means finite-sample bias of the rate dominates: see the README):"
+        f"Rate-distortion signatures on the test set (smoothed-bootstrap 95 % CIs, {report['n_bootstrap']} replicates;"
+        " values are bias-corrected and lie inside their intervals: see the README, 'Estimators and intervals'):"
     )
     header = f"{'family':<18}{'acc clean→worst':<18}{'beta':<26}{'kappa':<26}{'auc':<24}"
     print(header)
