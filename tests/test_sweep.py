@@ -297,11 +297,8 @@ def test_dict_batches_and_batch_transform():
     torch.testing.assert_close(out["contrast"], ref["contrast"])
 
 
-def test_signatures_and_bootstrap_intervals_match_functional_on_brute_force_counts():
-    """A brightness classifier under contrast loss (defined frontier): β, κ, AUC and bootstrap intervals from the
-    sweep equal the functional twin applied to the brute-force confusion matrices."""
-    from rdmetrics.functional import rate_distortion_signature
-
+def _brightness_task():
+    """A brightness classifier under contrast loss (a defined frontier): model, 4 batches of 16, contrast levels."""
     centers = torch.tensor([0.125, 0.375, 0.625, 0.875])
 
     def model(x):
@@ -312,7 +309,15 @@ def test_signatures_and_bootstrap_intervals_match_functional_on_brute_force_coun
     bright = (centers[y] + (torch.rand(64, generator=g) - 0.5) * 0.24).clamp(0, 1)
     x = bright.view(-1, 1, 1, 1).expand(64, 3, 4, 4).contiguous()
     batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
-    levels = [1.0, 0.7, 0.4, 0.2, 0.05]
+    return model, batches, [1.0, 0.7, 0.4, 0.2, 0.05]
+
+
+def test_signatures_and_bootstrap_intervals_match_functional_on_brute_force_counts():
+    """A brightness classifier under contrast loss (defined frontier): β, κ, AUC and bootstrap intervals from the
+    sweep equal the functional twin applied to the brute-force confusion matrices."""
+    from rdmetrics.functional import rate_distortion_signature
+
+    model, batches, levels = _brightness_task()
     res = run_sweep(
         model, batches, {"contrast": levels}, num_classes=4, progress=False, metric_kwargs={"n_bootstrap": 50}
     )
@@ -436,17 +441,7 @@ def test_axis_and_at_accuracy_pass_through():
     """run_sweep(axis=, at_accuracy=) gives what the functional gives on the brute-force counts."""
     from rdmetrics.functional import rate_distortion_signature
 
-    centers = torch.tensor([0.125, 0.375, 0.625, 0.875])
-
-    def model(x):
-        return -(x.mean(dim=(1, 2, 3))[:, None] - centers).abs()
-
-    g = torch.Generator().manual_seed(1)
-    y = torch.arange(64) % 4
-    bright = (centers[y] + (torch.rand(64, generator=g) - 0.5) * 0.24).clamp(0, 1)
-    x = bright.view(-1, 1, 1, 1).expand(64, 3, 4, 4).contiguous()
-    batches = [(x[i : i + 16], y[i : i + 16]) for i in range(0, 64, 16)]
-    levels = [1.0, 0.7, 0.4, 0.2, 0.05]
+    model, batches, levels = _brightness_task()
     cm = torch.from_numpy(brute_force_confmats(model, batches, "contrast", levels))
     try:
         ref = rate_distortion_signature(cm, conditions=levels, axis="severity", at_accuracy=0.6)

@@ -36,37 +36,30 @@ def int_at_least(low: int) -> Any:
     return parse
 
 
-def probability_open(value: str) -> float:
-    """An argparse ``type=``: a number strictly between 0 and 1 (a confidence level)."""
+def _float_where(value: str, ok: Any, expected: str) -> float:
+    """``float(value)`` when ``ok`` holds for it, else an argparse usage error naming ``expected``."""
     try:
         out = float(value)
     except ValueError:
         out = math.nan
-    if not 0.0 < out < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number strictly between 0 and 1, got {value!r}")
+    if not ok(out):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
     return out
+
+
+def probability_open(value: str) -> float:
+    """An argparse ``type=``: a number strictly between 0 and 1 (a confidence level)."""
+    return _float_where(value, lambda v: 0.0 < v < 1.0, "a number strictly between 0 and 1")
 
 
 def probability(value: str) -> float:
     """An argparse ``type=``: a number in ``[0, 1]`` (an accuracy or a distortion)."""
-    try:
-        out = float(value)
-    except ValueError:
-        out = math.nan
-    if not 0.0 <= out <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {value!r}")
-    return out
+    return _float_where(value, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]")
 
 
 def finite_float(value: str) -> float:
     """An argparse ``type=``: a finite number."""
-    try:
-        out = float(value)
-    except ValueError:
-        out = math.nan
-    if not math.isfinite(out):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {value!r}")
-    return out
+    return _float_where(value, math.isfinite, "a finite number")
 
 
 def progress(iterable: Any, **kwargs: Any) -> Any:
